@@ -1,0 +1,196 @@
+"""The records that cross stage boundaries: levels, entries and read positions.
+
+Records know nothing else in tailer. They are small and frozen so that a source, the assembler,
+the store and the surfaces can pass them around without anyone mutating another stage's view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Level(IntEnum):
+    """Severity, ordered so that ``level >= Level.ERROR`` is the usual filter."""
+
+    DEBUG = 10
+    INFO = 20
+    WARNING = 30
+    ERROR = 40
+    CRITICAL = 50
+
+    @classmethod
+    def parse(cls, value: str | int | Level) -> Level:
+        """Normalise a level name, synonym or number; raise ValueError naming the bad value."""
+        if isinstance(value, Level):
+            return value
+        if isinstance(value, int):
+            for level in reversed(cls):
+                if value >= level:
+                    return level
+            return cls.DEBUG
+        found = LEVEL_NAMES.get(value.strip().upper())
+        if found is None:
+            raise ValueError(
+                f"unknown level {value!r}; use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+            )
+        return found
+
+
+# Synonyms written by common programs (Java's SEVERE, syslog's ERR/CRIT/EMERG, Go's FATAL ...).
+LEVEL_NAMES: dict[str, Level] = {
+    "TRACE": Level.DEBUG,
+    "DEBUG": Level.DEBUG,
+    "FINE": Level.DEBUG,
+    "INFO": Level.INFO,
+    "NOTICE": Level.INFO,
+    "INFORMATION": Level.INFO,
+    "WARNING": Level.WARNING,
+    "WARN": Level.WARNING,
+    "ERROR": Level.ERROR,
+    "ERR": Level.ERROR,
+    "EXCEPTION": Level.ERROR,
+    "SEVERE": Level.ERROR,
+    "CRITICAL": Level.CRITICAL,
+    "CRIT": Level.CRITICAL,
+    "FATAL": Level.CRITICAL,
+    "ALERT": Level.CRITICAL,
+    "EMERG": Level.CRITICAL,
+    "EMERGENCY": Level.CRITICAL,
+    "PANIC": Level.CRITICAL,
+}
+# The mixed-case spellings loggers really print (``Warning``, ``warn``) map through .upper();
+# this table is the exact-case fast path for the assembler's per-line lookup.
+LEVEL_EXACT: dict[str, Level] = {
+    **LEVEL_NAMES,
+    **{k.lower(): v for k, v in LEVEL_NAMES.items()},
+    **{k.capitalize(): v for k, v in LEVEL_NAMES.items()},
+}
+
+# syslog / journald PRIORITY 0..7 to Level.
+PRIORITY_LEVELS: tuple[Level, ...] = (
+    Level.CRITICAL,  # 0 emerg
+    Level.CRITICAL,  # 1 alert
+    Level.CRITICAL,  # 2 crit
+    Level.ERROR,  # 3 err
+    Level.WARNING,  # 4 warning
+    Level.INFO,  # 5 notice
+    Level.INFO,  # 6 info
+    Level.DEBUG,  # 7 debug
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One logical log entry: a log line with its continuation, or a whole traceback.
+
+    ``timestamp_ms`` is UTC milliseconds. ``time_inferred`` is True when the text carried no
+    timestamp and the entry took the time it was read. ``traceback`` holds the full multi-line
+    text of the entry when it spans more than one line. ``content_hash`` identifies the content
+    (not the time), so the same error from two hosts or two runs hashes the same.
+    """
+
+    timestamp_ms: int
+    level: Level
+    source: str
+    message: str
+    traceback: str | None = None
+    request_method: str | None = None
+    request_path: str | None = None
+    host: str | None = None
+    stream: str = ""
+    lines: int = 1
+    metadata: dict[str, Any] = field(default_factory=dict)
+    time_inferred: bool = False
+    content_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            object.__setattr__(self, "content_hash", content_hash(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape used by ``tailer collect --json`` and the HTTP API."""
+        return {
+            "timestamp": format_timestamp(self.timestamp_ms),
+            "level": self.level.name,
+            "source": self.source,
+            "message": self.message,
+            "traceback": self.traceback,
+            "request_method": self.request_method,
+            "request_path": self.request_path,
+            "host": self.host,
+            "stream": self.stream,
+            "lines": self.lines,
+            "hash": self.content_hash,
+            "time_inferred": self.time_inferred,
+            "metadata": self.metadata,
+        }
+
+
+def content_hash(entry: Entry) -> str:
+    """Hash what the entry says, canonically serialised; never the time or where it was read.
+
+    Host and stream are left out on purpose: the same error from two hosts is the same content.
+    """
+    payload = json.dumps(
+        [
+            entry.level.name,
+            entry.source,
+            entry.message,
+            entry.traceback,
+            entry.request_method,
+            entry.request_path,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def format_timestamp(ms: int) -> str:
+    """ISO 8601 UTC with milliseconds and ``Z``."""
+    import datetime as _dt
+
+    moment = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class FilePosition:
+    """Where a file source has read to, and how to recognise the same file again.
+
+    ``head_hash`` is a checksum of the file's first ``head_len`` bytes (identity beyond the
+    inode, which the kernel reuses); ``tail_hash`` a checksum of the ``tail_len`` bytes before
+    ``offset``, so a file replaced or truncated while tailer was stopped is detected.
+    """
+
+    path: str
+    device: int
+    inode: int
+    offset: int
+    head_hash: str
+    head_len: int
+    tail_hash: str
+    tail_len: int
+
+    @property
+    def key(self) -> str:
+        return f"file:{self.device}:{self.inode}"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPosition:
+    """The journal cursor of the last journal entry whose lines are all in stored entries."""
+
+    name: str  # which journal: "system", "namespace:NAME", "directory:/path", ...
+    cursor: str
+
+    @property
+    def key(self) -> str:
+        return f"journal:{self.name}"
+
+
+Position = FilePosition | JournalPosition
