@@ -183,10 +183,17 @@ class FilePosition:
 
 @dataclass(frozen=True, slots=True)
 class JournalPosition:
-    """The journal cursor of the last journal entry whose lines are all in stored entries."""
+    """The cursor of the last journal entry read, with the lines not yet in a stored entry.
+
+    The journal interleaves many streams, so one cursor cannot be held back to the first line
+    of every unfinished entry without re-reading entries that were already stored. Instead the
+    unfinished entries' lines travel with the cursor (``pending``, JSON written by the
+    assembler) and are fed back on restart: nothing is read twice, nothing is lost.
+    """
 
     name: str  # which journal: "system", "namespace:NAME", "directory:/path", ...
     cursor: str
+    pending: str = ""
 
     @property
     def key(self) -> str:

@@ -1,0 +1,3 @@
+from tailer.cli import main
+
+raise SystemExit(main())
