@@ -1,0 +1,280 @@
+"""The SQLite schema as a list of named, recorded migrations.
+
+Each migration runs once, inside one transaction, and is recorded by name in
+``schema_migrations`` (the sqlite-utils model). Opening a database runs the ones it lacks, so a
+seed-era database (the seed's ``error_logs``/``error_patterns`` tables, no migrations table) is
+upgraded in place: ``0001_seed_tables`` finds its tables already there and ``0002_store_v2``
+rebuilds ``error_logs`` around them. ``PRAGMA user_version`` mirrors the number of migrations so
+a reader can tell cheaply whether the file is current, and a newer file is refused rather than
+written to by an older tailer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+
+from tailer.records import Entry, Level
+
+SEED_DDL = """
+CREATE TABLE IF NOT EXISTS error_logs (
+    id TEXT PRIMARY KEY,
+    timestamp_ms INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    source TEXT NOT NULL,
+    message TEXT NOT NULL,
+    traceback TEXT,
+    request_path TEXT,
+    request_method TEXT,
+    metadata TEXT
+);
+CREATE TABLE IF NOT EXISTS error_patterns (
+    id TEXT PRIMARY KEY,
+    pattern_hash TEXT NOT NULL UNIQUE,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    occurrence_count INTEGER NOT NULL DEFAULT 1,
+    sample_message TEXT,
+    source TEXT,
+    severity TEXT,
+    status TEXT NOT NULL DEFAULT 'new'
+        CHECK (status IN ('new', 'known', 'resolved', 'ignored'))
+);
+"""
+
+# error_logs is rebuilt (not ALTERed) because FTS5 external content needs a stable integer
+# rowid: an implicit rowid may be renumbered by VACUUM, an INTEGER PRIMARY KEY never is.
+V2_DDL = """
+CREATE TABLE tracebacks (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE error_logs_v2 (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    timestamp_ms INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    source TEXT NOT NULL,
+    message TEXT NOT NULL,
+    traceback_id INTEGER REFERENCES tracebacks(id),
+    request_path TEXT,
+    request_method TEXT,
+    metadata TEXT,
+    host TEXT,
+    stream TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    repeat_count INTEGER NOT NULL DEFAULT 1,
+    last_seen_ms INTEGER NOT NULL,
+    pattern_id TEXT
+);
+CREATE TABLE positions (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('file', 'journal')),
+    path TEXT,
+    device INTEGER,
+    inode INTEGER,
+    offset INTEGER,
+    head_hash TEXT,
+    head_len INTEGER,
+    tail_hash TEXT,
+    tail_len INTEGER,
+    cursor TEXT,
+    pending TEXT,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE error_counts (
+    minute_ms INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    source TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (minute_ms, level, source)
+) WITHOUT ROWID;
+CREATE TABLE write_batches (
+    digest TEXT PRIMARY KEY,
+    written_ms INTEGER NOT NULL,
+    entries INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+V2_INDEXES = """
+CREATE INDEX idx_error_logs_timestamp ON error_logs (timestamp_ms DESC);
+CREATE INDEX idx_error_logs_level_timestamp ON error_logs (level, timestamp_ms DESC);
+CREATE INDEX idx_error_logs_source_timestamp ON error_logs (source, timestamp_ms DESC);
+CREATE INDEX idx_error_logs_dedup ON error_logs (last_seen_ms, content_hash);
+CREATE INDEX idx_error_logs_traceback ON error_logs (traceback_id, timestamp_ms DESC)
+    WHERE traceback_id IS NOT NULL;
+CREATE INDEX idx_error_logs_pattern ON error_logs (pattern_id) WHERE pattern_id IS NOT NULL;
+CREATE INDEX idx_error_patterns_count ON error_patterns (occurrence_count DESC);
+CREATE VIRTUAL TABLE error_logs_fts USING fts5(
+    message, content='error_logs', content_rowid='seq', tokenize='trigram'
+);
+CREATE VIRTUAL TABLE tracebacks_fts USING fts5(
+    text, content='tracebacks', content_rowid='id', tokenize='trigram'
+);
+CREATE TRIGGER error_logs_fts_insert AFTER INSERT ON error_logs BEGIN
+    INSERT INTO error_logs_fts (rowid, message) VALUES (new.seq, new.message);
+END;
+CREATE TRIGGER error_logs_fts_delete AFTER DELETE ON error_logs BEGIN
+    INSERT INTO error_logs_fts (error_logs_fts, rowid, message)
+        VALUES ('delete', old.seq, old.message);
+END;
+CREATE TRIGGER error_logs_fts_update AFTER UPDATE OF message ON error_logs BEGIN
+    INSERT INTO error_logs_fts (error_logs_fts, rowid, message)
+        VALUES ('delete', old.seq, old.message);
+    INSERT INTO error_logs_fts (rowid, message) VALUES (new.seq, new.message);
+END;
+CREATE TRIGGER tracebacks_fts_insert AFTER INSERT ON tracebacks BEGIN
+    INSERT INTO tracebacks_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER tracebacks_fts_delete AFTER DELETE ON tracebacks BEGIN
+    INSERT INTO tracebacks_fts (tracebacks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE VIEW error_log_details AS
+    SELECT e.*, t.text AS traceback
+    FROM error_logs AS e LEFT JOIN tracebacks AS t ON t.id = e.traceback_id;
+"""
+
+MINUTE_MS = 60_000
+
+
+def traceback_hash(text: str) -> str:
+    """Identity of a traceback's text; the key that stores each distinct traceback once."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _seed_tables(conn: sqlite3.Connection) -> None:
+    """The seed's two tables, as it created them; present already in a seed-era file."""
+    for statement in _statements(SEED_DDL):
+        conn.execute(statement)
+
+
+def _store_v2(conn: sqlite3.Connection) -> None:
+    """Move to the v2 layout: distinct tracebacks, dedup columns, FTS, positions, rollups."""
+    for statement in _statements(V2_DDL):
+        conn.execute(statement)
+    trace_ids: dict[str, int] = {}
+    rows = conn.execute(
+        "SELECT id, timestamp_ms, level, source, message, traceback, request_path,"
+        " request_method, metadata FROM error_logs ORDER BY timestamp_ms"
+    )
+    for row in rows.fetchall():
+        _copy_seed_row(conn, row, trace_ids)
+    conn.execute("DROP TABLE error_logs")
+    conn.execute("ALTER TABLE error_logs_v2 RENAME TO error_logs")
+    for statement in _statements(V2_INDEXES):
+        conn.execute(statement)
+    conn.execute("INSERT INTO error_logs_fts (error_logs_fts) VALUES ('rebuild')")
+    conn.execute("INSERT INTO tracebacks_fts (tracebacks_fts) VALUES ('rebuild')")
+    conn.execute(
+        "INSERT INTO error_counts (minute_ms, level, source, count)"
+        " SELECT timestamp_ms - timestamp_ms % ?, level, source, sum(repeat_count)"
+        " FROM error_logs GROUP BY 1, 2, 3",
+        (MINUTE_MS,),
+    )
+
+
+def _copy_seed_row(conn: sqlite3.Connection, row: tuple, trace_ids: dict[str, int]) -> None:
+    """Copy one seed-era row into the v2 table, computing what the seed did not store."""
+    (id_, ts, level, source, message, traceback, path, method, metadata) = row
+    try:
+        level_obj = Level.parse(level)
+    except ValueError:
+        level_obj = Level.ERROR
+    entry = Entry(
+        timestamp_ms=ts,
+        level=level_obj,
+        source=source,
+        message=message,
+        traceback=traceback,
+        request_method=method,
+        request_path=path,
+        metadata=json.loads(metadata) if metadata else {},
+    )
+    trace_id = None
+    if traceback:
+        key = traceback_hash(traceback)
+        trace_id = trace_ids.get(key)
+        if trace_id is None:
+            trace_id = conn.execute(
+                "INSERT INTO tracebacks (hash, text, first_seen_ms, last_seen_ms)"
+                " VALUES (?, ?, ?, ?) RETURNING id",
+                (key, traceback, ts, ts),
+            ).fetchone()[0]
+            trace_ids[key] = trace_id
+        else:
+            conn.execute(
+                "UPDATE tracebacks SET last_seen_ms = max(last_seen_ms, ?) WHERE id = ?",
+                (ts, trace_id),
+            )
+    conn.execute(
+        "INSERT INTO error_logs_v2 (id, timestamp_ms, level, source, message, traceback_id,"
+        " request_path, request_method, metadata, content_hash, last_seen_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (id_, ts, level_obj.name, source, message, trace_id, path, method, metadata,
+         entry.content_hash, ts),
+    )
+
+
+def _statements(script: str) -> list[str]:
+    """Split a DDL script on statement ends, keeping trigger bodies whole."""
+    out: list[str] = []
+    current: list[str] = []
+    for line in script.strip().splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        in_trigger = text.upper().startswith("CREATE TRIGGER")
+        if (in_trigger and text.upper().endswith("END;")) or (
+            not in_trigger and text.endswith(";")
+        ):
+            out.append(text)
+            current = []
+    return out
+
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+MIGRATIONS: tuple[Migration, ...] = (
+    ("0001_seed_tables", _seed_tables),
+    ("0002_store_v2", _store_v2),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in the database, in the order they ran."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (name TEXT PRIMARY KEY, applied_ms INTEGER NOT NULL)"
+    )
+    return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the migrations the database lacks, each in its own transaction; return their names.
+
+    The connection must be in autocommit mode (``isolation_level=None``). ``BEGIN IMMEDIATE``
+    takes the write lock first, so two processes opening the same new file do not both migrate.
+    """
+    ran: list[str] = []
+    for name, step in MIGRATIONS:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if name not in applied_migrations(conn):
+                step(conn)
+                conn.execute(
+                    "INSERT INTO schema_migrations (name, applied_ms) VALUES (?, ?)",
+                    (name, int(time.time() * 1000)),
+                )
+                ran.append(name)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return ran

@@ -1,0 +1,330 @@
+"""search_logs: filters, substring search and paging, with a plan chosen per query.
+
+One plan does not fit all. A term with few hits is found through the trigram full-text
+indexes (messages per entry; each distinct traceback once) and its candidates are sorted by
+time. A term with very many hits is paged faster by walking the time index newest first and
+testing each row, which stops after a page. Which one applies is decided by counting the
+full-text candidates up to ``COUNT_CAP``: below it the count is exact; above it the total is
+reported as the cap with ``total_is_estimate`` (a lower bound). Terms shorter than three
+characters cannot use a trigram index and are answered by a bounded scan of the newest rows.
+
+User text is only ever a bound parameter: a quoted FTS5 phrase (``"`` doubled) or an
+``instr`` argument; it never becomes SQL, FTS syntax or a LIKE pattern.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tailer.records import Level
+from tailer.store.base import LevelFilter, LogRecord, SearchResult
+
+COUNT_CAP = 10_000  # full-text candidates counted exactly before switching plans
+SHORT_SCAN_CAP = 200_000  # newest rows a one- or two-character query examines
+MAX_COMBINATIONS = 32  # level x source index ranges merged before falling back to one scan
+_PREFIX_END = "\U0010ffff"
+# Message contains the term (ASCII case-insensitive, as trigram FTS) or a matching traceback.
+_TEXT_TEST = (
+    "(instr(lower(e.message), lower(?))"
+    " OR e.traceback_id IN (SELECT value FROM json_each(?)))"
+)
+
+COLUMNS = (
+    "e.seq, e.id, e.timestamp_ms, e.level, e.source, e.message, e.traceback_id,"
+    " e.request_method, e.request_path, e.host, e.stream, e.repeat_count, e.last_seen_ms,"
+    " e.metadata, e.pattern_id, e.content_hash"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """One index range: at most one level and one source (or prefix), plus the time bounds.
+
+    Several are merged for a list of levels or a source prefix, so every range is read in
+    time order from its own index and a page never needs a sort of all matching rows."""
+
+    sql: str
+    params: tuple[object, ...]
+
+
+def fts_phrase(query: str) -> str:
+    """The query as one FTS5 string: quotes doubled, so NEAR, *, AND, ( ) are plain text."""
+    return '"' + query.replace('"', '""') + '"'
+
+
+def level_names(level: LevelFilter) -> list[str] | None:
+    if level is None:
+        return None
+    items = [level] if isinstance(level, str | int | Level) else list(level)
+    return sorted({Level.parse(item).name for item in items})
+
+
+def build_filters(
+    conn: sqlite3.Connection,
+    level: LevelFilter,
+    source: str | None,
+    start_ms: int | None,
+    end_ms: int | None,
+) -> list[Filter]:
+    """The disjoint index ranges whose union is the filter; an empty list matches nothing."""
+    time_sql, time_params = "", ()
+    if start_ms is not None:
+        time_sql += " AND e.timestamp_ms >= ?"
+        time_params += (int(start_ms),)
+    if end_ms is not None:
+        time_sql += " AND e.timestamp_ms < ?"
+        time_params += (int(end_ms),)
+    levels: list[str | None] = list(level_names(level) or [None])
+    sources: list[tuple[str, tuple[object, ...]]] = [("", ())]
+    if source is not None and source.endswith("*"):
+        prefix = source[:-1]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT source FROM error_counts WHERE source >= ? AND source < ?",
+                (prefix, prefix + _PREFIX_END),
+            )
+        ]
+        if len(names) * len(levels) > MAX_COMBINATIONS:
+            sources = [(" AND +e.source >= ? AND +e.source < ?", (prefix, prefix + _PREFIX_END))]
+        else:
+            sources = [(" AND e.source = ?", (name,)) for name in names]
+    elif source is not None:
+        sources = [(" AND e.source = ?", (source,))]
+    out = []
+    for lv in levels:
+        lv_sql, lv_params = (" AND e.level = ?", (lv,)) if lv else ("", ())
+        for src_sql, src_params in sources:
+            out.append(Filter(
+                "1" + lv_sql + src_sql + time_sql, lv_params + src_params + time_params
+            ))
+    return out
+
+
+def search_logs(
+    conn: sqlite3.Connection,
+    query: str | None,
+    level: LevelFilter,
+    source: str | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    limit: int,
+    offset: int,
+) -> SearchResult:
+    if limit < 0 or offset < 0:
+        raise ValueError(f"limit and offset must be >= 0, got limit={limit} offset={offset}")
+    filters = build_filters(conn, level, source, start_ms, end_ms)
+    need = limit + offset
+    if not query:
+        seqs = _merged_page(conn, filters, "", (), need)
+        total = sum(_count(conn, f, "", ()) for f in filters)
+        return _result(conn, seqs[offset:], total, False, limit, offset, "filter")
+    if len(query) < 3:
+        return _short_search(conn, filters, query, limit, offset)
+    return _fts_search(conn, filters, query, limit, offset)
+
+
+def _fts_search(
+    conn: sqlite3.Connection, filters: list[Filter], query: str, limit: int, offset: int
+) -> SearchResult:
+    phrase = fts_phrase(query)
+    trace_ids = json.dumps([
+        r[0] for r in conn.execute(
+            "SELECT rowid FROM tracebacks_fts WHERE tracebacks_fts MATCH ?", (phrase,)
+        )
+    ])
+    hits: dict[int, int] = {}
+    common = False
+    for f in filters:
+        found = _capped_candidates(conn, f, phrase, trace_ids, COUNT_CAP + 1 - len(hits))
+        hits.update(found)
+        if len(hits) > COUNT_CAP:
+            common = True
+            break
+    need = limit + offset
+    if not common:
+        ordered = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
+        page = [seq for seq, _ in ordered[offset:need]]
+        return _result(conn, page, len(hits), False, limit, offset, "fts")
+    if query.isascii():
+        test = _TEXT_TEST
+        params: tuple[object, ...] = (query, trace_ids)
+    else:
+        test = (
+            "(e.seq IN (SELECT rowid FROM error_logs_fts WHERE error_logs_fts MATCH ?)"
+            " OR e.traceback_id IN (SELECT value FROM json_each(?)))"
+        )
+        params = (phrase, trace_ids)
+    seqs = _merged_page(conn, filters, " AND " + test, params, need)
+    return _result(conn, seqs[offset:], COUNT_CAP, True, limit, offset, "time-scan")
+
+
+def _capped_candidates(
+    conn: sqlite3.Connection, f: Filter, phrase: str, trace_ids: str, cap: int
+) -> dict[int, int]:
+    """Up to ``cap`` matching rows of one filter range, seq -> timestamp, driven from the
+    full-text indexes (messages, then entries of matching tracebacks)."""
+    found: dict[int, int] = {}
+    rows = conn.execute(
+        "SELECT e.seq, e.timestamp_ms FROM error_logs_fts AS x"
+        " JOIN error_logs AS e ON e.seq = x.rowid"
+        f" WHERE x.error_logs_fts MATCH ? AND {f.sql} LIMIT ?",
+        (phrase, *f.params, cap),
+    )
+    found.update(rows)
+    if len(found) < cap and trace_ids != "[]":
+        rows = conn.execute(
+            "SELECT e.seq, e.timestamp_ms FROM error_logs AS e"
+            f" WHERE e.traceback_id IN (SELECT value FROM json_each(?)) AND {f.sql} LIMIT ?",
+            (trace_ids, *f.params, cap + len(found)),
+        )
+        found.update(rows)
+    return found
+
+
+def _short_search(
+    conn: sqlite3.Connection, filters: list[Filter], query: str, limit: int, offset: int
+) -> SearchResult:
+    """One or two characters: no trigram to look up, so test the newest SHORT_SCAN_CAP rows
+    of each range (case-insensitive for ASCII, like the full-text path)."""
+    trace_ids = json.dumps([
+        r[0] for r in conn.execute(
+            "SELECT id FROM tracebacks WHERE instr(lower(text), lower(?))", (query,)
+        )
+    ])
+    test = " AND " + _TEXT_TEST
+    params = (query, trace_ids)
+    seqs = _merged_page(conn, filters, test, params, limit + offset, scan_cap=SHORT_SCAN_CAP)
+    total, capped = 0, False
+    for f in filters:
+        n, complete = _count_newest(conn, f, test, params, SHORT_SCAN_CAP)
+        total += n
+        capped = capped or not complete
+    return _result(conn, seqs[offset:], total, capped, limit, offset, "short-scan")
+
+
+def _merged_page(
+    conn: sqlite3.Connection,
+    filters: Sequence[Filter],
+    extra_sql: str,
+    extra_params: tuple[object, ...],
+    need: int,
+    scan_cap: int | None = None,
+) -> list[int]:
+    """The newest ``need`` matching seqs over all ranges, each read in index order."""
+    if need <= 0:
+        return []
+    streams = []
+    for f in filters:
+        if scan_cap is None:
+            sql = (
+                f"SELECT -e.timestamp_ms, e.seq FROM error_logs AS e WHERE {f.sql}{extra_sql}"
+                " ORDER BY e.timestamp_ms DESC LIMIT ?"
+            )
+            params = (*f.params, *extra_params, need)
+        else:
+            sql = (
+                "SELECT -e.timestamp_ms, e.seq FROM (SELECT * FROM error_logs AS e"
+                f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC LIMIT ?) AS e"
+                f" WHERE 1{extra_sql} ORDER BY e.timestamp_ms DESC LIMIT ?"
+            )
+            params = (*f.params, scan_cap, *extra_params, need)
+        streams.append(conn.execute(sql, params).fetchall())
+    return [seq for _, seq in heapq.merge(*streams)][:need]
+
+
+def _count(
+    conn: sqlite3.Connection, f: Filter, extra_sql: str, extra_params: tuple[object, ...]
+) -> int:
+    row = conn.execute(
+        f"SELECT count(*) FROM error_logs AS e WHERE {f.sql}{extra_sql}",
+        (*f.params, *extra_params),
+    ).fetchone()
+    return int(row[0])
+
+
+def _count_newest(
+    conn: sqlite3.Connection, f: Filter, test: str, params: tuple[object, ...], cap: int
+) -> tuple[int, bool]:
+    """Matches among the newest ``cap`` rows of a range, and whether that was all of them."""
+    examined, matched = conn.execute(
+        "SELECT count(*), count(CASE WHEN 1" + test + " THEN 1 END) FROM"
+        " (SELECT e.message, e.traceback_id FROM error_logs AS e"
+        f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC LIMIT ?) AS e",
+        (*params, *f.params, cap),
+    ).fetchone()
+    return int(matched), int(examined) < cap
+
+
+def _result(
+    conn: sqlite3.Connection,
+    seqs: list[int],
+    total: int,
+    estimate: bool,
+    limit: int,
+    offset: int,
+    plan: str,
+) -> SearchResult:
+    page = seqs[:limit]
+    return SearchResult(
+        total=total,
+        limit=limit,
+        offset=offset,
+        results=tuple(fetch_records(conn, page)),
+        total_is_estimate=estimate,
+        plan=plan,
+    )
+
+
+def fetch_records(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[LogRecord]:
+    """Full records for ``seqs``, in that order, with their traceback text joined in."""
+    if not seqs:
+        return []
+    rows = {
+        r[0]: r
+        for r in conn.execute(
+            f"SELECT {COLUMNS} FROM error_logs AS e"
+            " WHERE e.seq IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(seqs)),),
+        )
+    }
+    trace_ids = sorted({r[6] for r in rows.values() if r[6] is not None})
+    texts = dict(
+        conn.execute(
+            "SELECT id, text FROM tracebacks WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(trace_ids),),
+        ).fetchall()
+    ) if trace_ids else {}
+    return [_record(rows[s], texts) for s in seqs if s in rows]
+
+
+def _record(row: tuple, texts: dict[int, str]) -> LogRecord:
+    (_seq, id_, ts, level, source, message, trace_id, method, path, host, stream, repeats,
+     last_seen, metadata, pattern_id, chash) = row
+    return LogRecord(
+        id=id_,
+        timestamp_ms=ts,
+        level=level,
+        source=source,
+        message=message,
+        traceback=texts.get(trace_id) if trace_id is not None else None,
+        request_method=method,
+        request_path=path,
+        host=host,
+        stream=stream,
+        repeat_count=repeats,
+        last_seen_ms=last_seen,
+        metadata=json.loads(metadata) if metadata else {},
+        pattern_id=pattern_id,
+        content_hash=chash,
+    )
+
+
+def get_log(conn: sqlite3.Connection, log_id: str) -> LogRecord | None:
+    row = conn.execute("SELECT seq FROM error_logs WHERE id = ?", (log_id,)).fetchone()
+    found = fetch_records(conn, [row[0]]) if row else []
+    return found[0] if found else None
