@@ -63,7 +63,7 @@ class FileTail:
         "head_len",
         "idle_since",
         "inode",
-        "last_size",
+        "last_change",
         "lines_total",
         "max_line_bytes",
         "offset",
@@ -97,7 +97,7 @@ class FileTail:
         self.read_size = read_size
         self.close_at_eof = False
         self.idle_since = time.monotonic()
-        self.last_size = st.st_size
+        self.last_change = (st.st_size, st.st_mtime_ns)
         self._restart(offset)
 
     @property
@@ -120,7 +120,6 @@ class FileTail:
     def truncated(self) -> None:
         """The file was emptied under us (copytruncate): read it again from its start."""
         self.stats["truncations"] += 1
-        self.last_size = 0
         self._restart(0)
 
     def changed_behind(self, size: int) -> bool:

@@ -355,11 +355,13 @@ class FileSource:
         """Read one file; True if it has more than this poll's budget (poll again at once)."""
         if tail.fd is None:
             return False
-        size = os.fstat(tail.fd).st_size
-        if size != tail.last_size:
+        st = os.fstat(tail.fd)
+        size = st.st_size
+        # mtime too: truncated and regrown to the very same size between two polls
+        if (size, st.st_mtime_ns) != tail.last_change:
             if tail.changed_behind(size):
                 self._truncated(tail, out)
-            tail.last_size = size
+            tail.last_change = (size, st.st_mtime_ns)
         if size <= tail.read_pos:
             return False
         first = len(out)

@@ -1,0 +1,188 @@
+"""Python tracebacks: bare, chained, grouped, and the headers Python's hooks print before them.
+
+The grammar is declared as states (``tb`` frames, ``tbexc`` after the exception line, ``tbchain``
+after a chaining sentence, ``stack`` for ``stack_info``); the assembler compiles it with every
+other parser's. :meth:`PythonTracebackParser.body` reads a finished traceback once, for the
+exception type, the final exception line and the module of the innermost frame.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from tailer import hookimpl
+from tailer.parser import BREAK, MESSAGE, NOTE, TEXT, Body, Header, Parser, Rule, Start
+from tailer.records import Level
+
+TRACEBACK = r"Traceback \(most recent call last\):"
+GROUP = r"[ \t]*\+ Exception Group Traceback \(most recent call last\):"
+CHAIN = (
+    r"(?:During handling of the above exception, another exception occurred:"
+    r"|The above exception was the direct cause of the following exception:)"
+)
+FRAME = re.compile(r'^\s*(?:\| )*\s*File "([^"]+)", line (\d+)(?:, in (.+))?')
+EXC_TYPE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
+GROUP_EXC = re.compile(r"^  \| ([A-Za-z_][\w.]*(?::.*)?)$")
+SITE = re.compile(r"(?:site|dist)-packages/|/lib/python\d+(?:\.\d+)?/")
+
+# Headers Python itself prints before a traceback, without any logging prefix.
+HOOK_HEADERS = (
+    r"Exception in thread .+:$",
+    r"Exception ignored (?:in|on|while)[^:]*:",
+    r"Exception ignored in atexit callback",
+    r"Task exception was never retrieved$",
+    r"Task was destroyed but it is pending!$",
+    r"Exception in callback ",
+    r"Error in atexit\._run_exitfuncs:$",
+    r"Unhandled exception in event loop:$",
+)
+
+
+class PythonTracebackParser(Parser):
+    name = "python-traceback"
+    formats = ("python-traceback",)
+    starts: ClassVar[Sequence[Start]] = (
+        Start(TRACEBACK, "tb"),
+        Start(GROUP, "tb"),
+        Start("(?:" + "|".join(HOOK_HEADERS) + ")", "pyhook"),
+        Start(r"Fatal Python error: ", "fatal", level=Level.CRITICAL),
+    )
+    rules: ClassVar[Sequence[Rule]] = (
+        # a log header (or a hook header) takes the traceback that follows it
+        Rule(MESSAGE, TRACEBACK, "tb"),
+        Rule(MESSAGE, GROUP, "tb"),
+        Rule(MESSAGE, r"Stack \(most recent call last\):", "stack"),
+        Rule(NOTE, r"Stack \(most recent call last\):", "stack"),
+        Rule(NOTE, GROUP, BREAK),
+        Rule("pyhook", TRACEBACK, "tb"),
+        Rule("pyhook", GROUP, "tb"),
+        Rule("pyhook", r"(?:future|handle|task|message|exception|protocol|transport): ", "pyhook"),
+        Rule("pyhook", r"[ \t]*$", "pyhook"),
+        Rule("pyhook", r"[ \t]", "pyhook"),
+        # an exception group after a line nobody recognised is a bare one, not a continuation
+        Rule(TEXT, GROUP, BREAK),
+        Rule("tb", r"[ \t]*$", "tb"),
+        Rule("tb", r"[ \t]", "tb"),
+        Rule("tb", CHAIN, "tbchain"),
+        Rule("tbexc", r"[ \t]*$", "tbexc"),
+        Rule("tbexc", r"[ \t]", "tbexc"),
+        Rule("tbexc", CHAIN, "tbchain"),
+        Rule("tbexc", TRACEBACK, BREAK),  # a second traceback right after: a new entry
+        Rule("tbchain", r"[ \t]*$", "tbchain"),
+        Rule("tbchain", TRACEBACK, "tb"),
+        Rule("tbchain", GROUP, "tb"),
+        Rule("stack", r"[ \t]*$", "stack"),
+        Rule("stack", r"[ \t]", "stack"),
+        Rule("fatal", r"[ \t]*$", "fatal"),
+        Rule("fatal", r"[ \t]", "fatal"),
+        Rule("fatal", r"(?:Current thread|Thread) 0x[0-9a-fA-F]+|Python runtime state|"
+             r"Extension modules|Current thread's C stack", "fatal"),
+    )
+    # In a traceback, an unprefixed line that starts no entry is the exception line; after it,
+    # such lines are the rest of its message or its notes (``add_note``).
+    fallbacks: ClassVar[dict[str, str]] = {"tb": "tbexc", "tbexc": "tbexc", "tbchain": "tb"}
+
+    def header(self, line: str, match: re.Match[str]) -> Header:
+        if line.startswith("Fatal Python error"):
+            return Header(level=Level.CRITICAL, message=line.strip())
+        if line.startswith(("Traceback", " ", "\t", "+")):
+            return Header(level=Level.ERROR)  # a bare traceback: the body names it
+        return Header(level=Level.ERROR, metadata={"context": line.strip()})
+
+    def body(self, lines: Sequence[str]) -> Body | None:
+        return describe(lines)
+
+
+def describe(lines: Sequence[str]) -> Body | None:
+    """Exception type, final exception line and innermost frame of a traceback's lines."""
+    if lines and lines[0].startswith("Stack (most recent call last)"):
+        return Body(metadata={"stack": True})
+    segment = _last_segment(lines)
+    if segment is None:
+        return None
+    seg_lines = lines[segment:]
+    grouped = seg_lines[0].lstrip().startswith("+")
+    exc_line = _exception_line(seg_lines, grouped)
+    types = [m.group(1) for line in _chain(lines) if (m := EXC_TYPE.match(line))]
+    metadata: dict[str, object] = {}
+    if exc_line is not None:
+        m = EXC_TYPE.match(exc_line)
+        if m:
+            metadata["exception_type"] = m.group(1)
+        metadata["exception_line"] = exc_line
+    if len(types) > 1:
+        metadata["exception_chain"] = types
+    if grouped:
+        metadata["exception_group"] = True
+    frames = [m for line in seg_lines if (m := FRAME.match(line))]
+    source = ""
+    if frames:
+        innermost = frames[-1] if not grouped else frames[_top_frames(seg_lines, frames)]
+        source = module_of(innermost.group(1))
+        metadata["frame"] = f"{innermost.group(1)}:{innermost.group(2)}"
+        if innermost.group(3):
+            metadata["function"] = innermost.group(3)
+    return Body(message=exc_line or "", source=source, level=Level.ERROR, metadata=metadata)
+
+
+def _last_segment(lines: Sequence[str]) -> int | None:
+    found = None
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)") or (
+            line.startswith("  + Exception Group Traceback")
+        ):
+            found = i
+    return found
+
+
+def _exception_line(seg_lines: Sequence[str], grouped: bool) -> str | None:
+    if grouped:
+        for line in seg_lines[1:]:
+            m = GROUP_EXC.match(line)
+            if m and not m.group(1).startswith(("Traceback", "Exception Group")):
+                return m.group(1).rstrip()
+        return None
+    for line in seg_lines[1:]:
+        if line and not line[0].isspace():
+            return line.rstrip()
+    return None
+
+
+def _chain(lines: Sequence[str]) -> list[str]:
+    """The exception line of each top-level traceback: the chained exceptions, oldest first."""
+    out = []
+    for i, line in enumerate(lines):
+        grouped = line.startswith("  + Exception Group Traceback")
+        if grouped or line.startswith("Traceback (most recent call last)"):
+            exc = _exception_line(lines[i:], grouped)
+            if exc is not None:
+                out.append(exc)
+    return out
+
+
+def _top_frames(seg_lines: Sequence[str], frames: list[re.Match[str]]) -> int:
+    """Index of the innermost frame at the group's own level (``  |   File``)."""
+    top = [i for i, m in enumerate(frames) if m.group(0).startswith("  |   File")]
+    return top[-1] if top else -1
+
+
+def module_of(path: str) -> str:
+    """``/x/site-packages/httpx/_models.py`` -> ``httpx._models``; ``/app/a/b.py`` -> ``b``."""
+    if path.startswith("<"):
+        return path
+    m = None
+    for m in SITE.finditer(path):
+        pass
+    rest = path[m.end() :] if m else path.rsplit("/", 1)[-1]
+    if rest.endswith(".py"):
+        rest = rest[:-3]
+    if rest.endswith("/__init__"):
+        rest = rest[: -len("/__init__")]
+    return rest.replace("/", ".")
+
+
+@hookimpl
+def tailer_parsers() -> list[Parser]:
+    return [PythonTracebackParser()]

@@ -1,0 +1,72 @@
+"""Syslog prefixes (RFC 3164 and RFC 5424): host, identifier, pid and priority.
+
+A prefix parser: the assembler strips what this parser's start matches and reads the rest of the
+line with the other parsers, so ``app[12]: ERROR: x`` is an ERROR of ``app`` on that host, and a
+traceback whose every line carries the prefix is still one entry.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from tailer import hookimpl
+from tailer.parser import Header, Parser, Start
+from tailer.records import PRIORITY_LEVELS
+
+RFC3164 = (r"(?:<\d{1,3}>)?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ "
+           r"[^\s\[:]+(?:\[\d+\])?: ?")
+RFC5424 = r"<\d{1,3}>1 \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[(?:[^\]\\]|\\.)*\])+) ?"
+PARSE_3164 = re.compile(
+    r"(?:<(?P<pri>\d{1,3})>)?(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.\d+)? (?P<host>\S+) "
+    r"(?P<ident>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?:"
+)
+PARSE_5424 = re.compile(
+    r"<(?P<pri>\d{1,3})>1 (?P<ts>\S+) (?P<host>\S+) (?P<ident>\S+) (?P<pid>\S+) (?P<msgid>\S+) "
+)
+
+
+class SyslogParser(Parser):
+    name = "syslog"
+    formats = ("syslog",)
+    starts: ClassVar[Sequence[Start]] = (
+        Start(RFC5424, prefix=True),
+        Start(RFC3164, prefix=True),
+    )
+
+    def header(self, line: str, match: re.Match[str]) -> Header | None:
+        m = PARSE_5424.match(line) or PARSE_3164.match(line)
+        if m is None:
+            return None
+        pri = m.group("pri")
+        level = PRIORITY_LEVELS[int(pri) & 7] if pri else None
+        pid = m.group("pid")
+        metadata: dict[str, object] = {"identifier": m.group("ident")}
+        if pid and pid.isdigit():
+            metadata["pid"] = int(pid)
+        return Header(level=level, source=m.group("ident"), host=m.group("host"),
+                      timestamp_ms=_time(m.group("ts")), metadata=metadata)
+
+
+def _time(text: str) -> int | None:
+    """RFC 3164 has no year: take the one that puts the time nearest to now (not in the future
+    by more than a day); RFC 5424 is ISO 8601."""
+    try:
+        if text[:1].isdigit():
+            moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return int(moment.timestamp() * 1000)
+        now = _dt.datetime.now(_dt.UTC)
+        moment = _dt.datetime.strptime(f"{now.year} {text}", "%Y %b %d %H:%M:%S")
+        moment = moment.replace(tzinfo=_dt.UTC)
+        if moment - now > _dt.timedelta(days=1):
+            moment = moment.replace(year=now.year - 1)
+        return int(moment.timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+@hookimpl
+def tailer_parsers() -> list[Parser]:
+    return [SyslogParser()]

@@ -1,0 +1,477 @@
+"""Multi-line assembly: lines of a stream in, complete entries out. Pure: no I/O, no store.
+
+Every parser's start patterns are compiled into one alternation, and every state's continuation
+rules into another, so a line costs one or two regex matches whatever the number of parsers.
+Parsers' methods run only for entries that will be kept: an INFO line under the default ERROR
+minimum is recognised and counted from its regex match alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tailer.correlate import Correlator
+from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
+from tailer.plugins import LoadedParser
+from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
+from tailer.sanitize import clean_line
+
+log = logging.getLogger(__name__)
+
+_NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
+_GROUP_REF = re.compile(r"\(\?P=([A-Za-z_]\w*)\)")
+#: A parser that raises this many times is disabled for the rest of the run.
+FAILURE_LIMIT = 100
+_DEFAULT_RULES: dict[str, list[tuple[str, str]]] = {
+    MESSAGE: [(r"[ \t]*$", MESSAGE), (r"[ \t]", MESSAGE)],
+    NOTE: [(r"[ \t]*$", NOTE), (r"[ \t]", NOTE)],
+    TEXT: [(r"[ \t]*$", TEXT), (r"[ \t]", TEXT)],
+    LINE: [(r"[ \t]*$", LINE)],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps that keep one runaway entry from exhausting memory; every cut is marked and counted."""
+
+    max_entry_lines: int = 1000
+    max_entry_bytes: int = 512 * 1024
+    max_line_chars: int = 64 * 1024
+    tail_lines: int = 20  # kept after a cut, so the final exception line survives
+
+
+@dataclass(slots=True)
+class _Start:
+    parser: int  # index into Assembler.parsers
+    state: str
+    level_group: str | None
+    pattern: re.Pattern[str]  # the parser's own pattern, to hand it its own match
+    level: Level | None
+    prefix: bool
+
+
+@dataclass(slots=True)
+class _Stream:
+    """One stream's unfinished entry; field names are short because the loop reads them a lot."""
+
+    state: str = TEXT
+    n: int = 0  # raw lines in the unfinished entry (0: none)
+    keep: bool = False
+    lines: list[str] = field(default_factory=list)
+    header: Header | None = None
+    parser: int = -1  # parser of the header, -1 for text
+    body_parser: int = -1  # parser owning the state the entry entered after its header
+    body_at: int = 0
+    level: Level = Level.INFO
+    ts_ms: int = 0
+    inferred: bool = True
+    meta: dict[str, Any] | None = None
+    done: int = 0  # lines of this stream in finished entries
+    chars: int = 0
+    dropped: int = 0
+    tail: list[str] = field(default_factory=list)
+    prefix: str = ""  # host/identifier/pid of a prefixed (syslog) entry
+    last_feed: float = 0.0
+    correlator: Correlator | None = None
+
+
+class Assembler:
+    """Per-stream state machines over the composed grammar of all parsers."""
+
+    def __init__(
+        self,
+        parsers: Sequence[LoadedParser],
+        *,
+        min_level: Level | str = Level.ERROR,
+        limits: Limits | None = None,
+        host: str | None = None,
+    ) -> None:
+        self.loaded = list(parsers)
+        self.min_level = Level.parse(min_level)
+        self.limits = limits or Limits()
+        self.host = host
+        self.streams: dict[str, _Stream] = {}
+        self.stats: Counter[str] = Counter()
+        self.failures: Counter[tuple[str, str]] = Counter()
+        self.disabled: set[str] = set()
+        self._compile()
+
+    # -- compilation ---------------------------------------------------------------------
+
+    def _compile(self) -> None:
+        self.parsers: list[Parser] = [
+            lp.parser for lp in self.loaded if lp.parser.name not in self.disabled
+        ]
+        self._starts: dict[str, _Start] = {}
+        alternatives: list[str] = []
+        for index, parser in enumerate(self.parsers):
+            for start in parser.starts:
+                key = f"s{len(self._starts)}"
+                has_level = "(?P<level>" in start.pattern
+                self._starts[key] = _Start(
+                    index, start.state, f"{key}_level" if has_level else None,
+                    re.compile(start.pattern), start.level, start.prefix,
+                )
+                alternatives.append(f"(?P<{key}>{_prefix_groups(start.pattern, key)})")
+        self._start_match = re.compile("|".join(alternatives) or "(?!)").match
+        self._prefixes = {key for key, start in self._starts.items() if start.prefix}
+        self._owner: dict[str, int] = {}
+        rules: dict[str, list[tuple[str, str]]] = {}
+        self._fallbacks: dict[str, str] = {}
+        for index, parser in enumerate(self.parsers):
+            for rule in parser.rules:
+                rules.setdefault(rule.state, []).append((rule.pattern, rule.target))
+                if rule.target not in (MESSAGE, NOTE, LINE, TEXT, BREAK):
+                    self._owner.setdefault(rule.target, index)
+            for start in parser.starts:
+                if start.state not in (MESSAGE, NOTE, LINE, TEXT, BREAK):
+                    self._owner.setdefault(start.state, index)
+            for state, target in parser.fallbacks.items():
+                self._fallbacks.setdefault(state, target)
+                self._owner.setdefault(state, index)
+                self._owner.setdefault(target, index)
+        for state, defaults in _DEFAULT_RULES.items():
+            rules.setdefault(state, []).extend(defaults)
+        self._cont: dict[str, tuple[Any, dict[str, str]]] = {}
+        for state, state_rules in rules.items():
+            parts, targets = [], {}
+            for i, (pattern, target) in enumerate(state_rules):
+                key = f"r{i}"
+                parts.append(f"(?P<{key}>{_prefix_groups(pattern, key)})")
+                targets[key] = target
+            self._cont[state] = (re.compile("|".join(parts)).match, targets)
+
+    # -- feeding -------------------------------------------------------------------------
+
+    def feed(
+        self,
+        stream: str,
+        lines: Sequence[str],
+        *,
+        read_ms: int | None = None,
+        timestamp_ms: int | None = None,
+        default_level: Level = Level.INFO,
+        meta: dict[str, Any] | None = None,
+    ) -> list[Entry]:
+        """Feed lines (without newlines) of one stream; return the entries they completed.
+
+        ``timestamp_ms`` is the source's own time for these lines (a journal entry's); without
+        it, lines without a timestamp of their own take ``read_ms`` (default: now) and say so.
+        ``default_level`` is the level of lines whose text has none; ``meta`` the source's
+        fields for these lines (journal fields), kept in the metadata of entries they start.
+        """
+        st = self.streams.get(stream)
+        if st is None:
+            st = self.streams[stream] = _Stream()
+            st.correlator = Correlator(self.min_level)
+        out: list[Entry] = []
+        if read_ms is None:
+            read_ms = int(time.time() * 1000)
+        ctx = (stream, read_ms, timestamp_ms, default_level, meta)
+        step = self._step
+        for line in lines:
+            step(st, line, ctx, out)
+        st.last_feed = time.monotonic()
+        return out
+
+    def _step(self, st: _Stream, line: str, ctx: tuple, out: list[Entry]) -> None:
+        """One line: continue the unfinished entry, or end it and begin another."""
+        if st.n:
+            matcher, targets = self._cont.get(st.state, _NO_RULES)
+            m = matcher(line) if matcher is not None else None
+            if m is not None and (target := targets[m.lastgroup]):
+                self._continue(st, line, target)
+                return
+        m = self._start_match(line)
+        if m is not None and m.lastgroup in self._prefixes:
+            self._step_prefixed(st, line, m, ctx, out)
+            return
+        if m is None and st.n and (target := self._fallbacks.get(st.state)):
+            self._continue(st, line, target)
+            return
+        if st.n:
+            self._end(st, ctx[0], out)
+        self._begin(st, line, m, ctx)
+
+    def _step_prefixed(
+        self, st: _Stream, line: str, m: re.Match[str], ctx: tuple, out: list[Entry]
+    ) -> None:
+        """A syslog-style prefix: its fields become the line's context, the rest is read."""
+        start = self._starts[m.lastgroup]
+        rest = line[m.end() :]
+        header = None
+        own = start.pattern.match(line)
+        parser = self.parsers[start.parser]
+        try:
+            header = parser.header(line, own) if own is not None else None
+        except Exception as exc:
+            self._failed(parser, exc)
+        if header is None:
+            rest = line  # not a prefix after all: read the whole line
+        stream, read_ms, timestamp_ms, default_level, meta = ctx
+        if header is not None:
+            meta = {**(meta or {}), **header.metadata}
+            if header.host:
+                meta["host"] = header.host
+            if header.timestamp_ms is not None:
+                timestamp_ms = header.timestamp_ms
+            if header.level is not None:
+                default_level = header.level
+        inner = (stream, read_ms, timestamp_ms, default_level, meta)
+        key = line[: m.end()].split(" ", 4)[-1] if header is not None else ""
+        key = f"{header.host}/{key}" if header is not None else ""
+        if st.n and st.prefix == key:
+            matcher, targets = self._cont.get(st.state, _NO_RULES)
+            cm = matcher(rest) if matcher is not None else None
+            if cm is not None and (target := targets[cm.lastgroup]):
+                self._continue(st, rest, target)
+                return
+        sm = self._start_match(rest)
+        if sm is not None and sm.lastgroup in self._prefixes:
+            sm = None  # one prefix per line
+        if sm is None and st.n and st.prefix == key and (target := self._fallbacks.get(st.state)):
+            self._continue(st, rest, target)
+            return
+        if st.n:
+            self._end(st, stream, out)
+        self._begin(st, rest, sm, inner)
+        st.prefix = key
+
+    def _continue(self, st: _Stream, line: str, target: str) -> None:
+        st.n += 1
+        if st.state != target:
+            if st.body_parser < 0 and target in self._owner:
+                st.body_parser = self._owner[target]
+                st.body_at = st.n - 1
+            st.state = target
+        if st.keep:
+            if len(st.lines) < self.limits.max_entry_lines and st.chars < self.limits.max_entry_bytes:
+                st.lines.append(line)
+                st.chars += len(line)
+            else:
+                st.dropped += 1
+                st.tail.append(line)
+                if len(st.tail) > self.limits.tail_lines:
+                    del st.tail[0]
+
+    def _begin(self, st: _Stream, line: str, m: re.Match[str] | None, ctx: tuple) -> None:
+        stream, read_ms, timestamp_ms, default_level, meta = ctx
+        st.n = 1
+        st.prefix = ""
+        st.body_parser = -1
+        st.header = None
+        st.parser = -1
+        st.dropped = 0
+        st.meta = meta
+        if timestamp_ms is None:
+            st.ts_ms, st.inferred = read_ms, True
+        else:
+            st.ts_ms, st.inferred = timestamp_ms, False
+        header = None
+        if m is not None:
+            start = self._starts[m.lastgroup]
+            level = start.level
+            if start.level_group is not None:
+                word = m.group(start.level_group)
+                level = LEVEL_EXACT.get(word) or LEVEL_NAMES.get(word.upper(), default_level)
+            if level is not None and level < self.min_level:
+                self._begin_skipped(st, start.state)
+                return
+            found = self._header(start, line)
+            if found is not None:
+                index, header, state = found
+                st.parser = index
+                st.state = state
+                st.header = header
+                if state in self._owner:
+                    st.body_parser = self._owner[state]
+                    st.body_at = 0
+        if header is None:
+            st.state = TEXT
+            st.level = default_level
+        else:
+            st.level = header.level if header.level is not None else default_level
+            if st.state == MESSAGE and st.level < Level.ERROR:
+                st.state = NOTE
+        st.keep = st.level >= self.min_level or (header is not None and _is_5xx(header))
+        if st.keep:
+            st.lines = [line]
+            st.chars = len(line)
+            st.tail = []
+
+    def _begin_skipped(self, st: _Stream, state: str) -> None:
+        st.state = NOTE if state == MESSAGE else state
+        st.keep = False
+        st.level = Level.DEBUG
+
+    def _header(self, start: _Start, line: str) -> tuple[int, Header, str] | None:
+        """The header from the first parser (in trial order) that accepts the line."""
+        candidates = [start] + [
+            s for s in self._starts.values() if s.parser > start.parser
+        ]
+        for cand in candidates:
+            own = cand.pattern.match(line)
+            if own is None:
+                continue
+            parser = self.parsers[cand.parser]
+            try:
+                header = parser.header(line, own)
+            except Exception as exc:  # a plugin's bug must not stop the stream
+                self._failed(parser, exc)
+                continue
+            if header is not None:
+                return cand.parser, header, cand.state
+        return None
+
+    def _failed(self, parser: Parser, exc: Exception) -> None:
+        key = (parser.name, type(exc).__name__)
+        self.failures[key] += 1
+        self.stats["parser_errors"] += 1
+        if sum(n for (name, _), n in self.failures.items() if name == parser.name) >= FAILURE_LIMIT:
+            log.error(
+                "parser %r disabled after %d failures (last: %s: %s); lines it would read are "
+                "assembled by the other parsers",
+                parser.name, FAILURE_LIMIT, type(exc).__name__, exc,
+            )
+            self.disabled.add(parser.name)
+            self._compile()
+
+    # -- ending entries ------------------------------------------------------------------
+
+    def _end(self, st: _Stream, stream: str, out: list[Entry]) -> None:
+        first_line = st.done
+        st.done += st.n
+        n = st.n
+        st.n = 0
+        corr = st.correlator
+        assert corr is not None
+        if not st.keep:
+            self.stats["entries_skipped"] += 1
+            self.stats["lines_skipped"] += n
+            if corr:
+                corr.tick(out)
+            return
+        entry = self._build(st, stream, n, first_line)
+        self.stats["lines_in_entries"] += n
+        header = st.header
+        if header is not None and _is_5xx(header):
+            corr.access_line(entry, first_line, out)
+        elif entry.level >= Level.ERROR and header is not None and header.request_error:
+            corr.request_error(entry, first_line, out)
+        else:
+            out.append(entry)
+        if corr:
+            corr.tick(out)
+
+    def _build(self, st: _Stream, stream: str, n: int, first_line: int) -> Entry:
+        lines = [clean_line(line, self.limits.max_line_chars) for line in st.lines]
+        metadata: dict[str, Any] = dict(st.meta) if st.meta else {}
+        metadata["line"] = first_line + 1
+        if st.dropped:
+            lines.append(f"[... {st.dropped} lines cut by tailer ...]")
+            lines.extend(clean_line(x, self.limits.max_line_chars) for x in st.tail)
+            metadata["truncated"] = True
+            metadata["cut_lines"] = st.dropped
+            self.stats["entries_truncated"] += 1
+        header = st.header or Header()
+        level = st.level
+        message = header.message
+        source = header.source
+        if header.metadata:
+            metadata.update(header.metadata)
+        if st.body_parser >= 0:
+            body = self._body(st.body_parser, lines[st.body_at :])
+            if body is not None:
+                message = message or body.message
+                source = source or body.source
+                if header.level is None and body.level is not None:
+                    level = max(level, body.level)
+                metadata.update(body.metadata)
+        if not message:
+            message = lines[0].strip()
+        if header.status is not None:
+            metadata["status"] = header.status
+        ts_ms = header.timestamp_ms if header.timestamp_ms is not None else st.ts_ms
+        return Entry(
+            timestamp_ms=ts_ms,
+            level=level,
+            source=source or metadata.get("identifier", "") or "",
+            message=message,
+            traceback="\n".join(lines) if n > 1 else None,
+            request_method=header.request_method,
+            request_path=header.request_path,
+            host=header.host or metadata.pop("host", None) or self.host,
+            stream=stream,
+            lines=n,
+            metadata=metadata,
+            time_inferred=st.inferred and header.timestamp_ms is None,
+        )
+
+    def _body(self, index: int, lines: list[str]) -> Any:
+        parser = self.parsers[index]
+        try:
+            return parser.body(lines)
+        except Exception as exc:
+            self._failed(parser, exc)
+            return None
+
+    # -- flushing and positions ----------------------------------------------------------
+
+    def flush(self, stream: str) -> list[Entry]:
+        """End the stream's unfinished entry and release what waits for a partner."""
+        st = self.streams.get(stream)
+        out: list[Entry] = []
+        if st is None:
+            return out
+        if st.n:
+            self._end(st, stream, out)
+        if st.correlator:
+            st.correlator.release_all(out)
+        return out
+
+    def flush_idle(self, idle_seconds: float, now: float | None = None) -> list[Entry]:
+        """End entries of streams that have been quiet for ``idle_seconds`` (the flush timeout)."""
+        now = time.monotonic() if now is None else now
+        out: list[Entry] = []
+        for stream, st in self.streams.items():
+            if (st.n or st.correlator) and now - st.last_feed >= idle_seconds:
+                out.extend(self.flush(stream))
+        return out
+
+    def flush_all(self) -> list[Entry]:
+        out: list[Entry] = []
+        for stream in list(self.streams):
+            out.extend(self.flush(stream))
+        return out
+
+    def pending_lines(self, stream: str) -> int:
+        """Lines at the end of the stream that are not yet in an emitted or skipped entry.
+
+        A source's position is held back by this many lines, so that after a crash the
+        unfinished entry is read again from its first line.
+        """
+        st = self.streams.get(stream)
+        if st is None:
+            return 0
+        fed = st.done + st.n
+        oldest = st.correlator.oldest_first_line() if st.correlator else None
+        first = st.done if oldest is None else min(oldest, st.done)
+        return fed - first
+
+
+_NO_RULES: tuple[None, dict[str, str]] = (None, {})
+
+
+def _prefix_groups(pattern: str, key: str) -> str:
+    pattern = _NAMED_GROUP.sub(lambda m: f"(?P<{key}_{m.group(1)}>", pattern)
+    return _GROUP_REF.sub(lambda m: f"(?P={key}_{m.group(1)})", pattern)
+
+
+def _is_5xx(header: Header) -> bool:
+    return header.status is not None and header.status >= 500
