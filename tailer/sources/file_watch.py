@@ -81,7 +81,13 @@ class DirectoryWatcher:
     def add(self, directories: dict[str, bool]) -> None:
         """Watch each existing directory of ``directories`` (path -> recursive) not watched."""
         with self._lock:
-            for directory, recursive in directories.items():
+            for wanted, wanted_recursive in directories.items():
+                directory, recursive = wanted, wanted_recursive
+                while not os.path.isdir(directory) and directory != os.path.dirname(directory):
+                    # not there yet: watch the nearest ancestor to see it being created
+                    directory, recursive = os.path.dirname(directory), False
+                if directory != wanted and directory in self._watched:
+                    continue
                 try:
                     inode = os.stat(directory).st_ino
                 except OSError:
