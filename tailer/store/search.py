@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from tailer.records import Level
 from tailer.store.base import LevelFilter, LogRecord, SearchResult
+from tailer.store.ingest import clean_text
 
 COUNT_CAP = 10_000  # full-text candidates counted exactly before switching plans
 SHORT_SCAN_CAP = 200_000  # newest rows a one- or two-character query examines
@@ -117,8 +118,11 @@ def search_logs(
 ) -> SearchResult:
     if limit < 0 or offset < 0:
         raise ValueError(f"limit and offset must be >= 0, got limit={limit} offset={offset}")
-    filters = build_filters(conn, level, source, start_ms, end_ms)
+    filters = build_filters(conn, level, clean_text(source), start_ms, end_ms)
     need = limit + offset
+    if query:
+        # NUL cannot occur in stored text (FTS5 would stop at it); surrogates cannot be bound.
+        query = clean_text(query.replace("\x00", ""))
     if not query:
         seqs = _merged_page(conn, filters, "", (), need)
         total = sum(_count(conn, f, "", ()) for f in filters)

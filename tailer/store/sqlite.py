@@ -12,6 +12,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any
@@ -97,7 +98,7 @@ class SqliteStore:
 
     def _user_version(self) -> int:
         try:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            conn = sqlite3.connect(_read_only_uri(self.path), uri=True)
             try:
                 return int(conn.execute("PRAGMA user_version").fetchone()[0])
             finally:
@@ -136,7 +137,7 @@ class SqliteStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro",
+                _read_only_uri(self.path),
                 uri=True,
                 timeout=self.busy_timeout,
                 isolation_level=None,
@@ -315,6 +316,16 @@ class SqliteStore:
 
     def get_top_patterns(self, limit: int = 20) -> list[Pattern]:
         return stats.top_patterns(self._read_conn(), limit)
+
+
+def _read_only_uri(path: str) -> str:
+    """A read-only URI for ``path``. On a read-only filesystem a WAL database cannot create
+    its shared-memory file, so it is opened ``immutable`` (nothing can change it there)."""
+    absolute = os.path.abspath(path)
+    uri = "file:" + urllib.parse.quote(absolute) + "?mode=ro"
+    if not os.access(os.path.dirname(absolute), os.W_OK):
+        uri += "&immutable=1"
+    return uri
 
 
 def _write_error(exc: BaseException, path: str) -> StoreWriteError:

@@ -1,0 +1,242 @@
+"""The SQLite store: writes, positions, dedup, migrations, search, rates and cleanup."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tailer.records import Entry, FilePosition, JournalPosition, Level
+from tailer.store import SqliteStore, open_store
+from tailer.store.base import DatabaseMissingError, SchemaTooNewError
+from tailer.store.schema import SCHEMA_VERSION, SEED_DDL
+
+TB = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/app/views.py", line 42, in handler\n'
+    "    return compute(request)\n"
+    "KeyError: 'user_id'"
+)
+NOW = int(time.time() * 1000)
+
+
+def entry(ts: int = NOW, message: str = "boom", **kw: object) -> Entry:
+    fields: dict[str, object] = {"level": Level.ERROR, "source": "app.web", **kw}
+    return Entry(timestamp_ms=ts, message=message, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with SqliteStore(tmp_path / "t.db") as s:
+        yield s
+
+
+def rows(path: Path | str, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_write_then_search_round_trips_every_field(store: SqliteStore) -> None:
+    e = entry(message="payment failed", traceback=TB, request_method="POST",
+              request_path="/pay", host="web-1", stream="stderr",
+              metadata={"pid": 7, "unit": "app.service"})
+    result = store.write([e], [])
+    assert (result.inserted, result.repeats) == (1, 0)
+    found = store.search_logs("payment")
+    assert found.total == 1
+    rec = found.results[0]
+    assert rec.traceback == TB
+    assert (rec.request_method, rec.request_path, rec.host, rec.stream) == (
+        "POST", "/pay", "web-1", "stderr")
+    assert rec.metadata == {"pid": 7, "unit": "app.service"}
+    assert rec.level == "ERROR" and rec.content_hash == e.content_hash
+    d = found.to_dict()
+    assert d["results"][0]["timestamp"].endswith("Z")
+    assert set(d) == {"total", "total_is_estimate", "limit", "offset", "results"}
+
+
+def test_positions_are_committed_with_the_batch_and_reloaded(tmp_path: Path) -> None:
+    fpos = FilePosition("/var/log/app.log", 2049, 77, 4096, "aa", 1024, "bb", 512)
+    jpos = JournalPosition("system", "s=abc;i=1", pending='[["x"]]')
+    with SqliteStore(tmp_path / "p.db") as s:
+        s.write([entry()], [fpos, jpos])
+    with SqliteStore(tmp_path / "p.db") as s:
+        assert s.load_positions() == {fpos.key: fpos, jpos.key: jpos}
+        newer = FilePosition("/var/log/app.log", 2049, 77, 8192, "aa", 1024, "cc", 512)
+        s.write([entry(NOW + 5000)], [newer])
+        assert s.load_positions()[fpos.key].offset == 8192
+
+
+def test_repeats_within_window_are_counted_not_added(store: SqliteStore) -> None:
+    t0 = NOW - 60_000
+    batch = [entry(t0 + i * 300) for i in range(5)]  # 300 ms apart: one chain
+    result = store.write(batch, [])
+    assert (result.inserted, result.repeats) == (1, 4)
+    later = store.write([entry(t0 + 1500)], [])  # within 1 s of last_seen (t0 + 1200)
+    assert (later.inserted, later.repeats) == (0, 1)
+    far = store.write([entry(t0 + 10_000)], [])
+    assert far.inserted == 1
+    found = store.search_logs("boom")
+    assert sorted(r.repeat_count for r in found.results) == [1, 6]
+    assert store.get_error_rate(1).total_errors == 7  # nothing dropped
+
+
+def test_dedup_window_is_configurable_and_can_be_off(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "a.db", dedup_window_ms=5000) as s:
+        assert s.write([entry(NOW), entry(NOW + 4000)], []).inserted == 1
+    with SqliteStore(tmp_path / "b.db", dedup_window_ms=None) as s:
+        assert s.write([entry(NOW), entry(NOW)], [], replay_check=False).inserted == 2
+
+
+def test_different_content_is_never_merged(store: SqliteStore) -> None:
+    r = store.write([entry(message="a"), entry(message="b"), entry(level=Level.WARNING)], [])
+    assert r.inserted == 3
+
+
+def test_replayed_batch_adds_nothing(store: SqliteStore) -> None:
+    pos = JournalPosition("system", "c1")
+    batch = [entry(NOW + i, message=f"m{i}") for i in range(10)]
+    assert store.write(batch, [pos]).inserted == 10
+    again = store.write(batch, [pos])
+    assert again.replayed and again.skipped == 10 and again.inserted == 0
+    assert store.search_logs().total == 10
+    assert store.get_error_rate(1).total_errors == 10
+
+
+def test_each_distinct_traceback_is_stored_once(store: SqliteStore) -> None:
+    store.write([entry(NOW + i * 5000, message=f"m{i}", traceback=TB) for i in range(20)], [])
+    assert rows(store.path, "SELECT count(*) FROM tracebacks") == [(1,)]
+    assert store.search_logs("KeyError").total == 20
+
+
+def test_lone_surrogates_never_make_a_write_raise(store: SqliteStore) -> None:
+    bad = entry(message="bad \udcff byte", traceback="x\ud800y", metadata={"k": "\udc80"})
+    assert store.write([bad], []).inserted == 1
+    assert "\ufffd" in store.search_logs("bad").results[0].message
+
+
+def test_store_log_entry_seed_api(store: SqliteStore) -> None:
+    log_id = store.store_log_entry("warning", "worker", "slow job", metadata={"ms": 900})
+    rec = store.get_log(log_id)
+    assert rec is not None and rec.level == "WARNING" and rec.metadata == {"ms": 900}
+
+
+def test_concurrent_reader_sees_only_committed_batches(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    writer = SqliteStore(path)
+    reader = SqliteStore(path, readonly=True)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                total = reader.search_logs("batch").total
+                assert total % 50 == 0, total  # whole batches only
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    for b in range(40):
+        writer.write([entry(NOW + b * 100_000 + i * 2000, message=f"batch {b} item {i}")
+                      for i in range(50)], [])
+    stop.set()
+    thread.join()
+    writer.close()
+    reader.close()
+    assert not errors
+    with SqliteStore(path, readonly=True) as s:
+        assert s.search_logs("batch").total == 2000
+
+
+def test_readonly_open_of_missing_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseMissingError, match=r"no tailer database at .*missing\.db"):
+        SqliteStore(tmp_path / "missing.db", readonly=True)
+
+
+def test_migrates_an_empty_file_and_records_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()
+    SqliteStore(path).close()
+    assert [r[0] for r in rows(path, "SELECT name FROM schema_migrations ORDER BY rowid")] == [
+        "0001_seed_tables", "0002_store_v2"]
+    assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    SqliteStore(path).close()  # idempotent
+    assert len(rows(path, "SELECT * FROM schema_migrations")) == 2
+
+
+def test_upgrades_a_seed_database_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "seed.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(SEED_DDL)
+    conn.executemany(
+        "INSERT INTO error_logs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [("id-1", NOW - 1000, "ERROR", "seed.app", "old failure", TB, "/x", "GET", '{"a": 1}'),
+         ("id-2", NOW - 500, "ERROR", "seed.app", "other", TB, None, None, None),
+         ("id-3", NOW - 200, "warning", "seed.app", "plain", None, None, None, None)],
+    )
+    conn.execute("INSERT INTO error_patterns (id, pattern_hash, first_seen_ms, last_seen_ms)"
+                 " VALUES ('p1', 'h1', 1, 2)")
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as s:
+        assert s.search_logs().total == 3
+        assert s.search_logs("KeyError").total == 2
+        old = s.get_log("id-1")
+        assert old is not None and old.traceback == TB and old.metadata == {"a": 1}
+        assert s.get_error_rate(1).by_level == {"ERROR": 2, "WARNING": 1}
+        assert [p.pattern_hash for p in s.get_top_patterns()] == ["h1"]
+    assert rows(path, "SELECT count(*) FROM tracebacks") == [(1,)]
+
+
+def test_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    SqliteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(SchemaTooNewError, match="upgrade tailer"):
+        SqliteStore(path)
+
+
+def test_default_path_follows_the_unit_then_xdg(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tailer.store import default_path
+
+    monkeypatch.delenv("TAILER_DB", raising=False)
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/tailer")
+    assert default_path() == "/var/lib/tailer/tailer.db"
+    monkeypatch.delenv("STATE_DIRECTORY")
+    monkeypatch.setenv("XDG_STATE_HOME", "/home/u/.state")
+    assert default_path() == "/home/u/.state/tailer/tailer.db"
+
+
+def test_module_functions_use_the_configured_store(tmp_path: Path) -> None:
+    import tailer.store as st
+
+    st.configure(tmp_path / "m.db")
+    try:
+        st.init_log_tables()
+        st.store_log_entry("ERROR", "svc", "module level failure", traceback=TB)
+        found = st.search_logs("failure")
+        assert found["total"] == 1 and found["results"][0]["traceback"] == TB
+        assert st.get_error_rate(1)["total_errors"] == 1
+        pid = st.store_error_pattern("ph", "module level failure", "svc")
+        assert st.store_error_pattern("ph", "module level failure", "svc") == pid
+        assert st.get_top_patterns()[0]["occurrence_count"] == 2
+        assert st.cleanup_old_logs(90)["deleted_logs"] == 0
+    finally:
+        st.configure(None)
+
+
+def test_open_store_returns_a_store_following_the_protocol(tmp_path: Path) -> None:
+    from tailer.store import Store
+
+    with open_store(tmp_path / "o.db") as s:
+        assert isinstance(s, Store)

@@ -1,0 +1,168 @@
+"""search_logs against a plain-Python oracle; hostile text; rates, buckets and cleanup."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tailer.records import Entry, Level
+from tailer.store import SqliteStore, search
+
+NOW = int(time.time() * 1000)
+WORDS = ["timeout", "KeyError", "database", "NEAR", 'quo"te', "100%", "a_b", "ünïcode", "*x*"]
+LEVELS = [Level.ERROR, Level.ERROR, Level.WARNING, Level.CRITICAL, Level.INFO]
+SOURCES = ["app.web", "app.worker", "db", "nginx"]
+
+
+def make_entries(n: int, seed: int = 1) -> list[Entry]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        words = " ".join(rnd.sample(WORDS, 2))
+        tb = None
+        if rnd.random() < 0.4:
+            tb = "Traceback (most recent call last):\n  File 'x.py'\n"
+            tb += f"{rnd.choice(WORDS)}Error: {i % 7}"
+        out.append(Entry(NOW - 3_600_000 + i * 1500, rnd.choice(LEVELS), rnd.choice(SOURCES),
+                         f"event {i} {words}", traceback=tb))
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory):
+    entries = make_entries(600)
+    with SqliteStore(tmp_path_factory.mktemp("s") / "s.db") as store:
+        store.write(entries, [])
+        yield store, entries
+
+
+def oracle(entries: list[Entry], q: str | None, levels=None, source=None, start=None, end=None):
+    def ok(e: Entry) -> bool:
+        if q and not any(_ci_contains(t, q) for t in (e.message, e.traceback or "")):
+            return False
+        if levels and e.level.name not in levels:
+            return False
+        if source and (e.source != source if not source.endswith("*")
+                       else not e.source.startswith(source[:-1])):
+            return False
+        if start is not None and e.timestamp_ms < start:
+            return False
+        return not (end is not None and e.timestamp_ms >= end)
+
+    return sorted((e for e in entries if ok(e)), key=lambda e: -e.timestamp_ms)
+
+
+def _ci_contains(text: str, q: str) -> bool:
+    lower = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+    return q.translate(lower) in text.translate(lower)
+
+
+CASES = [
+    ("timeout", None, None), ("keyerror", None, None), ("NEAR", None, None),
+    ('quo"te', None, None), ('"', None, None), ("100%", None, None), ("%", None, None),
+    ("a_b", None, None), ("_", None, None), ("*x*", None, None), ("*", None, None),
+    ("ünïcode", None, None), ("ev", None, None), ("e", ["ERROR"], "app*"),
+    ("event 1", ["ERROR", "CRITICAL"], None), ("database", None, "db"), (None, ["WARNING"], None),
+    ("nothing-like-this", None, None), ("Traceback", ["INFO"], "app.web"),
+]
+
+
+@pytest.mark.parametrize(("q", "levels", "source"), CASES)
+def test_search_matches_the_oracle_newest_first(loaded, q, levels, source) -> None:
+    store, entries = loaded
+    expected = oracle(entries, q, levels, source)
+    got = store.search_logs(q, level=levels, source=source, limit=30)
+    assert got.total == len(expected)
+    assert [r.message for r in got.results] == [e.message for e in expected[:30]]
+
+
+def test_time_window_and_paging(loaded) -> None:
+    store, entries = loaded
+    start, end = NOW - 3_000_000, NOW - 2_000_000
+    expected = oracle(entries, "event", None, None, start, end)
+    seen = []
+    for offset in range(0, len(expected) + 20, 20):
+        page = store.search_logs("event", start_ms=start, end_ms=end, limit=20, offset=offset)
+        assert page.total == len(expected)
+        seen += [r.message for r in page.results]
+    assert seen == [e.message for e in expected]
+
+
+def test_common_terms_switch_plan_and_flag_the_total(loaded, monkeypatch) -> None:
+    store, entries = loaded
+    monkeypatch.setattr(search, "COUNT_CAP", 50)
+    expected = oracle(entries, "event", ["ERROR"], None)
+    got = store.search_logs("event", level="ERROR", limit=25, offset=5)
+    assert got.plan == "time-scan" and got.total_is_estimate and got.total == 50
+    assert [r.message for r in got.results] == [e.message for e in expected[5:30]]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=st.text(min_size=0, max_size=12))
+def test_any_text_is_a_plain_substring_and_never_raises(loaded, q: str) -> None:
+    store, entries = loaded
+    got = store.search_logs(q, limit=5)
+    clean = q.encode("utf-8", "replace").decode() if q else q
+    if q and q.isascii() and "\x00" not in q:
+        assert got.total == len(oracle(entries, clean))
+
+
+def test_rates_count_repeats_by_source_and_level(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "r.db") as store:
+        base = NOW - 20 * 60_000
+        batch = [Entry(base + i * 100, Level.ERROR, "api", "same") for i in range(10)]
+        batch += [Entry(base + 5 * 60_000, Level.WARNING, "worker", "w")]
+        batch += [Entry(NOW - 5 * 3_600_000, Level.ERROR, "api", "old")]
+        store.write(batch, [])
+        rate = store.get_error_rate(1).to_dict()
+        assert rate["total_errors"] == 11
+        assert rate["by_source"] == {"api": 10, "worker": 1}
+        assert rate["by_level"] == {"ERROR": 10, "WARNING": 1}
+        assert rate["errors_per_minute"] == round(11 / 60, 3)
+        assert store.get_error_rate(6).total_errors == 12
+
+
+def test_interval_buckets_are_aligned_and_zero_filled(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "b.db") as store:
+        hour = 3_600_000
+        store.write([Entry(NOW - 3 * hour, Level.ERROR, "a", "x"),
+                     Entry(NOW - 3 * hour + 10, Level.ERROR, "a", "y")], [])
+        buckets = store.get_error_count_by_interval(24, 60)
+        assert all(b.start_ms % hour == 0 for b in buckets)
+        assert len(buckets) in (24, 25)
+        assert sum(b.count for b in buckets) == 2
+        assert [b.count for b in buckets].count(0) == len(buckets) - 1
+        with pytest.raises(ValueError, match="interval_minutes"):
+            store.get_error_count_by_interval(24, 0)
+
+
+def test_cleanup_removes_rows_index_entries_and_orphans(tmp_path: Path) -> None:
+    day = 86_400_000
+    with SqliteStore(tmp_path / "c.db") as store:
+        old_tb = "Traceback (most recent call last):\nOldError: gone"
+        store.write([Entry(NOW - 100 * day + i, Level.ERROR, "a", f"ancient {i}",
+                           traceback=old_tb) for i in range(30)], [])
+        store.write([Entry(NOW - 1000, Level.ERROR, "a", "recent")], [])
+        pid = store.store_error_pattern("p-old", "ancient", "a")
+        conn = store._write_conn()
+        conn.execute("UPDATE error_patterns SET last_seen_ms = ? WHERE id = ?",
+                     (NOW - 100 * day, pid))
+        result = store.cleanup_old_logs(90, batch_size=7)
+        assert (result.deleted_logs, result.deleted_tracebacks, result.deleted_patterns) == (
+            30, 1, 1)
+        assert result.batches > 4  # bounded batches
+        assert store.search_logs("ancient").total == 0
+        assert store.search_logs("OldError").total == 0
+        assert conn.execute("SELECT count(*) FROM error_logs_fts WHERE error_logs_fts MATCH"
+                            " '\"ancient\"'").fetchone() == (0,)
+        assert store.search_logs().total == 1
+        assert store.get_error_rate(24 * 120).total_errors == 1
+        assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"
+                            " ('integrity-check')").fetchall() == []
