@@ -11,24 +11,28 @@ is sent again. While the parent works on a batch, the child already reads the ne
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
 import pickle
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from tailer.sources.journal import JournalLine, JournalSource, source_name
 
 logger = logging.getLogger(__name__)
 
-_CTX = multiprocessing.get_context("spawn")  # no fork of a threaded daemon, no inherited fds
 _RESTART_BACKOFF_S = 1.0
+# The directory holding the ``tailer`` package, so the child imports this very code.
+_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def _child(conn: Connection, options: dict[str, Any]) -> None:
-    """Serve ``("read", max_entries, wait_s)`` requests until the pipe closes."""
+def _child(requests: Connection, conn: Connection, options: dict[str, Any]) -> None:
+    """Serve ``("read", max_entries, wait_s)`` requests until the request pipe closes."""
     try:
         source = JournalSource(**options)
     except Exception as exc:  # the parent re-raises it: same type, same message
@@ -38,17 +42,21 @@ def _child(conn: Connection, options: dict[str, Any]) -> None:
     missed_sent = source.missed
     while True:
         try:
-            request = pickle.loads(conn.recv_bytes())
+            request = pickle.loads(requests.recv_bytes())
         except (EOFError, OSError):
             break
         _, max_entries, wait_s = request
-        batch = source.read(max_entries)
-        if not batch and wait_s > 0 and source.wait(wait_s):
-            batch = source.read(max_entries)
-        rows = [(x.stream, x.text, x.timestamp_ms, x.priority, x.cursor, x.fields) for x in batch]
+        rows = source.read_rows(max_entries)
+        deadline = time.monotonic() + wait_s
+        while not rows and (remaining := deadline - time.monotonic()) > 0:
+            if source.wait(remaining):  # may wake early (the first wait always does)
+                rows = source.read_rows(max_entries)
         reply = ("batch", rows, source.cursor, source.missed - missed_sent, source.skipped)
         missed_sent = source.missed
-        conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:  # the parent went away
+            break
     source.close()
 
 
@@ -88,6 +96,7 @@ class SupervisedJournalSource:
         self.restarts = 0
         self._process: Any = None
         self._conn: Connection | None = None
+        self._requests: Connection | None = None
         self._outstanding = False  # a request was sent and its reply not yet received
         self._ready: list[JournalLine] | None = None  # a received batch not yet returned
         self._last_start = 0.0
@@ -102,21 +111,32 @@ class SupervisedJournalSource:
         if now - self._last_start < _RESTART_BACKOFF_S:
             time.sleep(_RESTART_BACKOFF_S - (now - self._last_start))
         self._last_start = time.monotonic()
-        parent, child = _CTX.Pipe()
+        # A fresh interpreter (not fork: the daemon has threads, locks and open databases), fed
+        # by two pipes; the child's end of each is closed here so that its death reads as EOF.
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
         options = dict(self._options, cursor=self.cursor)
-        self._process = _CTX.Process(
-            target=_child, args=(child, options), name=f"tailer journal reader {self.name}"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tailer.sources.journal_supervised", str(req_r), str(rep_w)],
+            stdin=subprocess.PIPE,
+            pass_fds=(req_r, rep_w),
+            env=env,
         )
-        self._process.daemon = True
-        self._process.start()
-        child.close()  # so the parent sees EOF when the child dies
-        self._conn = parent
+        os.close(req_r)
+        os.close(rep_w)
+        assert self._process.stdin is not None
+        self._process.stdin.write(pickle.dumps(options))
+        self._process.stdin.close()
+        self._conn = Connection(rep_r, writable=False)
+        self._requests = Connection(req_w, readable=False)
         self._outstanding = False
         reply = self._receive(None)
         if reply is None:
             raise RuntimeError(
                 f"journal reader child for {self.name} died while opening the journal "
-                f"(exit code {self._process.exitcode}); run JournalSource directly to see why"
+                f"(exit status {self._stop_child()}); run JournalSource directly to see why"
             )
         if reply[0] == "error":
             self._stop_child()
@@ -127,18 +147,21 @@ class SupervisedJournalSource:
         self.missed += missed
 
     def _receive(self, timeout: float | None) -> tuple[Any, ...] | None:
-        """One reply; None when the child died (or ``timeout`` passed: check ``_outstanding``)."""
+        """One reply; None when the child died, ``()`` when ``timeout`` passed first."""
+        raw = self._receive_bytes(timeout)
+        return raw if raw is None or raw == () else tuple(pickle.loads(raw))
+
+    def _receive_bytes(self, timeout: float | None) -> bytes | tuple[()] | None:
         assert self._conn is not None
         try:
             if timeout is not None and not self._conn.poll(timeout):
                 return ()
-            return tuple(pickle.loads(self._conn.recv_bytes()))
-        except (EOFError, OSError, pickle.UnpicklingError):
+            return self._conn.recv_bytes()
+        except (EOFError, OSError):
             return None
 
     def _restart(self) -> None:
-        code = self._process.exitcode if self._process is not None else None
-        self._stop_child()
+        code = self._stop_child()
         self.restarts += 1
         how = f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit {code}"
         logger.warning(
@@ -151,41 +174,53 @@ class SupervisedJournalSource:
         self._start()
 
     def _request(self, max_entries: int, wait_s: float) -> None:
-        assert self._conn is not None
+        assert self._requests is not None
         try:
-            self._conn.send_bytes(pickle.dumps(("read", max_entries, wait_s)))
+            self._requests.send_bytes(pickle.dumps(("read", max_entries, wait_s)))
             self._outstanding = True
         except OSError:
             self._outstanding = False
 
-    def _take(self, reply: tuple[Any, ...]) -> list[JournalLine]:
-        self._outstanding = False
-        _, rows, cursor, missed, skipped = reply
+    def _take(self, raw: bytes) -> list[JournalLine]:
+        try:
+            _, rows, cursor, missed, skipped = pickle.loads(raw)
+        except Exception as exc:  # a torn reply is a dead child, not a batch
+            raise EOFError(f"unreadable reply from the journal reader child: {exc}") from exc
         self.cursor = cursor if cursor is not None else self.cursor
         self.missed += missed
         self.skipped = skipped
-        return [JournalLine(*row) for row in rows]
+        return [JournalLine(s, t, ms, p, c, f.copy()) for s, t, ms, p, c, f in rows]
 
-    def _fetch(self, max_entries: int, wait_s: float, timeout: float | None) -> bool:
-        """Make sure a reply is in ``_ready``; False if none came within ``timeout``."""
+    def _fetch(
+        self, max_entries: int, wait_s: float, timeout: float | None, read_ahead: bool = False
+    ) -> bool:
+        """Make sure a reply is in ``_ready``; False if none came within ``timeout``.
+
+        With ``read_ahead`` the next request goes out as soon as the reply's bytes are in, so
+        the child reads while this process unpickles and builds lines.
+        """
         while self._ready is None:
             if not self._outstanding:
                 self._request(max_entries, wait_s)
-            reply = self._receive(timeout)
-            if reply == ():
+            raw = self._receive_bytes(timeout)
+            if raw == ():
                 return False
-            if reply is None:
+            self._outstanding = False
+            if raw is None:
                 self._restart()
                 continue
-            self._ready = self._take(reply)
+            if read_ahead:
+                self._request(max_entries, 0.0)
+            try:
+                self._ready = self._take(raw)  # type: ignore[arg-type]
+            except EOFError:
+                self._restart()
         return True
 
     def read(self, max_entries: int = 5000) -> list[JournalLine]:
-        """Lines available now; the next batch is requested before returning (read-ahead)."""
-        self._fetch(max_entries, 0.0, None)
+        """Lines available now; the next batch is already being read when this returns."""
+        self._fetch(max_entries, 0.0, None, read_ahead=True)
         batch, self._ready = self._ready or [], None
-        if batch:
-            self._request(max_entries, 0.0)
         return batch
 
     def wait(self, timeout: float) -> bool:
@@ -212,17 +247,21 @@ class SupervisedJournalSource:
         self._ready = None
         return False
 
-    def _stop_child(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._process is not None:
-            self._process.join(timeout=5)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-            self._process = None
+    def _stop_child(self) -> int | None:
+        """Close the pipes (a healthy child exits on EOF) and reap it; its exit status."""
+        for conn in (self._requests, self._conn):
+            if conn is not None:
+                conn.close()
+        self._conn = self._requests = None
         self._outstanding = False
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        try:
+            return int(process.wait(timeout=5))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return int(process.wait())
 
     def close(self) -> None:
         self._stop_child()
@@ -232,3 +271,15 @@ class SupervisedJournalSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _main() -> None:
+    """Child entry point: ``python -m tailer.sources.journal_supervised REQ_FD REPLY_FD``."""
+    options = pickle.loads(sys.stdin.buffer.read())
+    requests = Connection(int(sys.argv[1]), writable=False)
+    replies = Connection(int(sys.argv[2]), readable=False)
+    _child(requests, replies, options)
+
+
+if __name__ == "__main__":
+    _main()
