@@ -145,4 +145,12 @@ def test_default_sink_is_the_store(logger: logging.Logger, tmp_path: Path) -> No
         logger.exception("store me")
     handler.flush()
     assert handler.errors == 0 and handler.written == 1
-    assert db.exists()
+    logger.removeHandler(handler)
+    handler.close()
+    assert handler.errors == 0
+    reader = store.open_store(str(db))
+    try:
+        found = reader.search_logs("store me")
+    finally:
+        reader.close()
+    assert "stored for real" in repr(found)

@@ -148,18 +148,13 @@ class MonitoringLogHandler(logging.Handler):
             self._flush_requested.clear()
 
     def close(self) -> None:
-        """Drain the queue, stop the writer thread, close the store if we opened it."""
+        """Drain the queue, stop the writer thread; it closes the store if it opened one."""
         if not self._closing:
             self._closing = True
             self.flush()
             with contextlib.suppress(queue.Full):
                 self._queue.put(_STOP, timeout=1.0)
             self._thread.join(timeout=5.0)
-            if self._store is not None and hasattr(self._store, "close"):
-                try:
-                    self._store.close()
-                except Exception:
-                    self.errors += 1
         super().close()
 
     # -- the writer thread -----------------------------------------------------------------
@@ -202,6 +197,7 @@ class MonitoringLogHandler(logging.Handler):
             for _ in range(len(batch) + (1 if stop else 0)):
                 self._queue.task_done()
             if stop:
+                self._close_store()
                 return
 
     def _deliver(self, batch: list[Entry]) -> None:
@@ -212,6 +208,14 @@ class MonitoringLogHandler(logging.Handler):
             self.written += len(batch)
         except Exception:
             self.errors += 1
+
+    def _close_store(self) -> None:
+        """On the writer thread: the store's connection belongs to the thread that opened it."""
+        if self._store is not None and hasattr(self._store, "close"):
+            try:
+                self._store.close()
+            except Exception:
+                self.errors += 1
 
     def _open_store_sink(self) -> Sink:
         from tailer.store import open_store
