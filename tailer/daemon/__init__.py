@@ -1,0 +1,21 @@
+"""``tailer run``: journal and file readers, one writer, scheduled tasks, systemd integration.
+
+Threads and who owns what::
+
+    files thread:    FileSource    -> Assembler (file streams)    -\\
+                                                                    +-> queue -> writer -> store
+    journal thread:  JournalSource -> Assembler (journal streams) -/
+    main thread:     signals, sd_notify (READY, STATUS, WATCHDOG, STOPPING), supervision
+    tasks thread:    scheduled tasks (analysis hooks), only when some are registered
+
+Each reader owns its source and its own Assembler (assembly is not thread-safe, and file and
+journal streams never share state), so positions are computed between reads by the thread that
+reads. The writer commits entries and the positions that produced them in one transaction.
+"""
+
+from __future__ import annotations
+
+from tailer.daemon.core import Daemon, Task, run_daemon
+from tailer.daemon.writer import Batch, Writer
+
+__all__ = ["Batch", "Daemon", "Task", "Writer", "run_daemon"]

@@ -1,0 +1,192 @@
+"""The journal reader: a journal source and the Assembler for its streams, on one thread.
+
+The journal interleaves many streams under one cursor, so the cursor cannot be held back to
+the first line of every unfinished entry. Instead the lines of unfinished entries travel with
+the cursor in ``JournalPosition.pending`` and are fed back into the assembler on start-up,
+before reading after the cursor: nothing is read twice, nothing is lost.
+
+``pending`` is JSON: ``{"v": 1, "lines": [[stream, text, timestamp_ms, priority, fields],
+...]}`` in read order, where ``text`` is only the part of a journal message not yet in an
+emitted entry (a native entry's MESSAGE can hold several lines).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from tailer.assembly import Assembler
+from tailer.daemon.writer import Batch, Writer
+from tailer.records import PRIORITY_LEVELS, Entry, JournalPosition, Level
+from tailer.sources.journal import JournalLine
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 1.0
+PENDING_VERSION = 1
+
+# One remembered line: [seq, stream, lines, timestamp_ms, priority, fields]; lines is the list
+# of raw lines of the message still pending (trimmed from the front as entries are emitted).
+_Held = list
+
+
+class JournalReader:
+    """Read, assemble, carry unfinished entries' lines with the cursor; see the module doc."""
+
+    def __init__(
+        self,
+        source: Any,  # JournalSource | SupervisedJournalSource
+        assembler: Assembler,
+        writer: Writer,
+        *,
+        flush_timeout: float,
+        stop: threading.Event,
+        batch: int = 5000,
+        pending: str = "",
+    ) -> None:
+        self.source = source
+        self.assembler = assembler
+        self.writer = writer
+        self.flush_timeout = flush_timeout
+        self.stop = stop
+        self.batch = batch
+        self.name: str = source.name
+        self.beat = time.monotonic()
+        self.lines = 0
+        self.skipped_own = 0
+        self._held: dict[str, deque[_Held]] = {}
+        self._waiting: dict[str, float] = {}
+        self._seq = 0
+        self._own_pids = {str(os.getpid())}
+        child = getattr(source, "child_pid", None)
+        if child:
+            self._own_pids.add(str(child))
+        self._invocation = os.environ.get("INVOCATION_ID") or None
+        self._replayed = self._replay(pending)
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def _replay(self, pending: str) -> list[Entry]:
+        """Feed the stored unfinished lines back in, exactly as they were first fed."""
+        if not pending:
+            return []
+        try:
+            data = json.loads(pending)
+            rows = data["lines"] if data.get("v") == PENDING_VERSION else []
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.warning("journal %s: stored pending lines are unreadable; starting without them",
+                        self.name)
+            return []
+        out: list[Entry] = []
+        for stream, text, ts, priority, fields in rows:
+            out.extend(self._feed(stream, text.split("\n"), ts, priority, fields))
+        log.info("journal %s: %d unfinished lines carried over from the last run",
+                 self.name, len(rows))
+        return out
+
+    # -- loop --------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            if self._replayed:
+                self.writer.put(Batch(self._replayed, [self._position()]))
+            while not self.stop.is_set():
+                self.beat = time.monotonic()
+                self.step(self._timeout())
+            self._finish()
+        finally:
+            self.source.close()
+
+    def step(self, timeout: float) -> None:
+        lines: list[JournalLine] = []
+        if self.source.wait(timeout):
+            lines = self.source.read(self.batch)
+        entries: list[Entry] = []
+        touched: set[str] = set()
+        n = 0
+        for line in lines:
+            fields = line.fields
+            if fields.get("pid") in self._own_pids or (
+                self._invocation and fields.get("invocation_id") == self._invocation
+            ):
+                self.skipped_own += 1  # our own log lines: never stored
+                continue
+            parts = line.text.split("\n")
+            n += len(parts)
+            entries.extend(self._feed(line.stream, parts, line.timestamp_ms, line.priority, fields))
+            touched.add(line.stream)
+        now = time.monotonic()
+        for stream in touched:
+            self._waiting[stream] = now
+        if self._waiting and min(self._waiting.values()) + self.flush_timeout <= now:
+            flushed = self.assembler.flush_idle(self.flush_timeout)
+            entries.extend(flushed)
+            touched.update(s for s, t in self._waiting.items() if t + self.flush_timeout <= now)
+            touched.update(e.stream for e in flushed)
+        for stream in touched:
+            self._trim(stream)
+            since = self._waiting.get(stream)
+            if since is not None and since + self.flush_timeout <= now:
+                self._waiting[stream] = now
+        self.lines += n
+        if lines or entries:
+            self.writer.put(Batch(entries, [self._position()], n))
+
+    def _feed(
+        self, stream: str, parts: list[str], ts: int, priority: int | None, fields: dict[str, str]
+    ) -> list[Entry]:
+        level = PRIORITY_LEVELS[priority] if priority is not None else Level.INFO
+        out = self.assembler.feed(stream, parts, timestamp_ms=ts, default_level=level, meta=fields)
+        self._seq += 1
+        self._held.setdefault(stream, deque()).append([self._seq, stream, parts, ts, priority,
+                                                       fields])
+        return out
+
+    def _trim(self, stream: str) -> None:
+        """Forget the stream's lines that are in emitted (or skipped) entries now."""
+        held = self._held.get(stream)
+        if not held:
+            self._waiting.pop(stream, None)
+            return
+        keep = self.assembler.pending_lines(stream)
+        total = sum(len(h[2]) for h in held)
+        drop = total - keep
+        while drop > 0 and held:
+            parts = held[0][2]
+            if len(parts) <= drop:
+                drop -= len(parts)
+                held.popleft()
+            else:
+                held[0][2] = parts[drop:]
+                drop = 0
+        if not held:
+            del self._held[stream]
+            self._waiting.pop(stream, None)
+
+    def _position(self) -> JournalPosition:
+        rows = sorted((h for held in self._held.values() for h in held), key=lambda h: h[0])
+        pending = ""
+        if rows:
+            pending = json.dumps(
+                {"v": PENDING_VERSION,
+                 "lines": [[s, "\n".join(p), ts, pr, f] for _, s, p, ts, pr, f in rows]},
+                ensure_ascii=False, separators=(",", ":"),
+            )
+        return JournalPosition(self.name, self.source.cursor or "", pending)
+
+    def _timeout(self) -> float:
+        if not self._waiting:
+            return IDLE_WAIT_S
+        due = min(self._waiting.values()) + self.flush_timeout - time.monotonic()
+        return min(max(due, 0.0), IDLE_WAIT_S)
+
+    def _finish(self) -> None:
+        entries = self.assembler.flush_all()
+        self._held.clear()
+        self._waiting.clear()
+        self.writer.put(Batch(entries, [self._position()]))
