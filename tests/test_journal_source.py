@@ -18,6 +18,7 @@ import pytest
 
 from tailer.sources.journal import JournalLine, JournalSource, parse_cursor
 from tailer.sources.journal_supervised import SupervisedJournalSource
+from tests.journald import send_datagram
 
 pytestmark = pytest.mark.journald
 _ids = itertools.count(1)
@@ -94,8 +95,6 @@ def test_native_multiline_list_bad_utf8_and_bad_priority(journald) -> None:
     journald.send_native(MESSAGE=b"caf\xe9 \xff", PRIORITY="high", SYSLOG_IDENTIFIER=name)
     journald.send_native(SYSLOG_IDENTIFIER=name, PRIORITY=4)  # no MESSAGE at all
     # A repeated field: libsystemd keeps both values; the source joins them.
-    from tests.journald import send_datagram
-
     send_datagram(
         journald.socket_path, f"MESSAGE=one\nMESSAGE=two\nSYSLOG_IDENTIFIER={name}\n".encode()
     )
@@ -208,10 +207,8 @@ def test_cursor_of_another_journal_resumes_by_time(journald, tmp_path: Path) -> 
         assert src.gaps == 1
 
 
-def test_directory_and_files_sources(tmp_path: Path) -> None:
-    sample = Path("/work/shared/corpora/journal/sample.journal")
-    if not sample.exists():
-        pytest.skip(f"{sample} not present")
+def test_directory_and_files_sources(corpora: Path, tmp_path: Path) -> None:
+    sample = corpora / "journal" / "sample.journal"
     shutil.copy(sample, tmp_path / "sample.journal")
     with JournalSource(directory=str(tmp_path)) as by_dir:
         lines = read_all(by_dir)

@@ -1,0 +1,185 @@
+"""Journal ingest: JournalSource.read() entries/s next to ``journalctl -o json`` on one journal.
+
+Fills a fresh journald namespace with N entries (native datagrams from a few writer processes,
+rate limiting off), then times, in the same run and on the same files:
+
+* ``journalctl --namespace=NAME -o json > /dev/null`` (the reference, target >= 5x its rate),
+* ``JournalSource.read()`` until the journal is exhausted,
+* ``SupervisedJournalSource.read()`` (reader in a child process, batches over a pipe).
+
+Run as root from the repository root:  .venv/bin/python bench/journal_read.py --entries 1000000
+``--keep NAME`` reuses (or keeps) a filled namespace instead of deleting it at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tailer.sources.journal import JournalSource
+from tailer.sources.journal_supervised import SupervisedJournalSource
+from tests.journald import Journald, encode_native
+
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "/opt/service/app/views.py", line 42, in handler\n'
+    "    result = compute(request)\n"
+    '  File "/opt/service/app/logic.py", line 7, in compute\n'
+    "    return 1 / 0\n"
+    "ZeroDivisionError: division by zero"
+)
+
+
+def _writer(daemon: Journald, start: int, count: int, identifier: str, native_share: float) -> None:
+    """One "service": lines on a stdout stream (as journald gets a service's output) and, for
+    ``native_share`` of the entries, native datagrams carrying a whole traceback (as
+    systemd-python's JournalHandler sends them). Blocking sockets: journald throttles the
+    writer, never drops."""
+    stream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stream.connect(daemon.stdout_path)
+    stream.sendall(f"{identifier}\n{identifier}.service\n6\n0\n0\n0\n0\n".encode())
+    native = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    every = round(1 / native_share) if native_share > 0 else 0
+    chunk: list[str] = []
+    for i in range(start, start + count):
+        if every and i % every == 0:
+            if chunk:
+                stream.sendall("".join(chunk).encode())
+                chunk = []
+            fields = {
+                "MESSAGE": f"request {i} failed\n{TRACEBACK}",
+                "PRIORITY": 3,
+                "SYSLOG_IDENTIFIER": identifier,
+                "CODE_FILE": "/opt/service/app/views.py",
+                "CODE_LINE": 42,
+                "CODE_FUNC": "handler",
+            }
+            native.sendto(encode_native(fields), daemon.socket_path)
+        else:
+            chunk.append(
+                f'INFO: 10.0.0.{i % 250}:5{i % 1000:03d} - "GET /items/{i} HTTP/1.1" 200\n'
+            )
+            if len(chunk) >= 500:
+                stream.sendall("".join(chunk).encode())
+                chunk = []
+    if chunk:
+        stream.sendall("".join(chunk).encode())
+    stream.shutdown(socket.SHUT_WR)
+    stream.recv(1)
+    stream.close()
+    native.close()
+
+
+def fill(daemon: Journald, entries: int, writers: int, native_share: float) -> float:
+    """Write ``entries`` entries from ``writers`` processes; return seconds taken."""
+    daemon.ensure_running()
+    before = daemon.count()
+    per = entries // writers
+    started = time.perf_counter()
+    procs = [
+        multiprocessing.Process(
+            target=_writer,
+            args=(
+                daemon,
+                k * per,
+                per + (entries % writers if k == 0 else 0),
+                f"bench{k}",
+                native_share,
+            ),
+        )
+        for k in range(writers)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    daemon.wait_for(before + entries, timeout=900)
+    return time.perf_counter() - started
+
+
+def time_journalctl(namespace: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        subprocess.run(
+            ["journalctl", f"--namespace={namespace}", "-o", "json", "--no-pager"],
+            stdout=devnull,
+            check=True,
+        )
+    elapsed = time.perf_counter() - started
+    # -o json is one line per entry; counted in a second run so the timed one stays > /dev/null.
+    json_lines = subprocess.run(
+        ["journalctl", f"--namespace={namespace}", "-o", "json", "--no-pager", "-q"],
+        capture_output=True,
+        check=True,
+    ).stdout.count(b"\n")
+    return json_lines, elapsed
+
+
+def time_source(source: JournalSource | SupervisedJournalSource) -> tuple[int, float]:
+    n = 0
+    started = time.perf_counter()
+    while True:
+        batch = source.read(5000)
+        if not batch:
+            break
+        n += len(batch)
+    elapsed = time.perf_counter() - started
+    source.close()
+    return n, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument(
+        "--native-share",
+        type=float,
+        default=0.1,
+        help="share of entries sent as native multi-line entries (default 0.1; 1.0 = all)",
+    )
+    parser.add_argument("--keep", metavar="NAME", help="reuse/keep this namespace")
+    args = parser.parse_args()
+
+    daemon = Journald(args.keep or f"tailerbench{os.getpid()}")
+    try:
+        have = daemon.count() if daemon.storage.exists() else 0
+        if have < args.entries:
+            took = fill(daemon, args.entries - have, args.writers, args.native_share)
+            print(f"filled {args.entries - have:,} entries in {took:.1f}s")
+        daemon.stop()  # measure reading only; the files stay
+
+        n_ctl, t_ctl = time_journalctl(daemon.namespace)
+        ctl_rate = n_ctl / t_ctl
+        print(f"journalctl -o json     {n_ctl:>10,} entries {t_ctl:7.2f}s {ctl_rate:>10,.0f}/s")
+
+        n_src, t_src = time_source(JournalSource(namespace=daemon.namespace))
+        src_rate = n_src / t_src
+        print(
+            f"JournalSource.read()   {n_src:>10,} entries {t_src:7.2f}s {src_rate:>10,.0f}/s"
+            f"   {src_rate / ctl_rate:.1f}x journalctl"
+        )
+
+        n_sup, t_sup = time_source(SupervisedJournalSource(namespace=daemon.namespace))
+        sup_rate = n_sup / t_sup
+        print(
+            f"SupervisedJournalSource{n_sup:>10,} entries {t_sup:7.2f}s {sup_rate:>10,.0f}/s"
+            f"   {sup_rate / ctl_rate:.1f}x journalctl"
+        )
+    finally:
+        if args.keep:
+            daemon.stop()
+        else:
+            daemon.remove()
+
+
+if __name__ == "__main__":
+    main()
