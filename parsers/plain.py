@@ -36,6 +36,8 @@ class PlainLoggingParser(Parser):
     starts: ClassVar[Sequence[Start]] = (
         # logging.basicConfig(): LEVEL:name:message
         Start(rf"(?P<level>{LEVELS}):(?P<name>[^\s:]*):", MESSAGE),
+        # the common ``TS LEVEL`` first: one cheap match for most lines of most services
+        Start(rf"{TS} (?P<level>{LEVELS})\b", MESSAGE),
         Start(
             rf"\[?{TS}\]?[ ,|:-]+(?:[^\n]{{0,80}}?[ \[|:(-]+)?\[?(?P<level>{LEVELS})\]?"
             r"(?=[ :|\]-]|$)",

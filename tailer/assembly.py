@@ -21,11 +21,16 @@ from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
 from tailer.plugins import LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
 from tailer.sanitize import clean_line
+from tailer.skipping import candidate_regex, skippable_states
 
 log = logging.getLogger(__name__)
 
 _NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
 _GROUP_REF = re.compile(r"\(\?P=([A-Za-z_]\w*)\)")
+#: Below this many lines a feed is read line by line; above, runs below the minimum are skipped.
+FAST_MIN_LINES = 64
+#: How far back from a candidate the fast path looks for the line that starts its entry.
+ANCHOR_LOOKBACK = 256
 #: A parser that raises this many times is disabled for the rest of the run.
 FAILURE_LIMIT = 100
 _DEFAULT_RULES: dict[str, list[tuple[str, str]]] = {
@@ -138,6 +143,11 @@ class Assembler:
                 self._owner.setdefault(target, index)
         for state, defaults in _DEFAULT_RULES.items():
             rules.setdefault(state, []).extend(defaults)
+        self._candidate = candidate_regex(
+            ((s.pattern.pattern, s.level, s.prefix) for s in self._starts.values()),
+            self.min_level,
+        )
+        self._skippable = skippable_states(rules, self._fallbacks, self._candidate)
         self._cont: dict[str, tuple[Any, dict[str, str]]] = {}
         for state, state_rules in rules.items():
             parts, targets = [], {}
@@ -169,16 +179,71 @@ class Assembler:
         st = self.streams.get(stream)
         if st is None:
             st = self.streams[stream] = _Stream()
-            st.correlator = Correlator(self.min_level)
+            st.correlator = Correlator(self.min_level, self.stats)
         out: list[Entry] = []
         if read_ms is None:
             read_ms = int(time.time() * 1000)
         ctx = (stream, read_ms, timestamp_ms, default_level, meta)
-        step = self._step
-        for line in lines:
-            step(st, line, ctx, out)
+        if not st.done and not st.n and lines and lines[0].startswith("\ufeff"):
+            lines = [lines[0][1:], *lines[1:]]  # a byte-order mark at the start of a stream
+        if len(lines) >= FAST_MIN_LINES and self._skippable and default_level < self.min_level:
+            self._feed_fast(st, lines, ctx, out)
+        else:
+            step = self._step
+            for line in lines:
+                step(st, line, ctx, out)
         st.last_feed = time.monotonic()
         return out
+
+    def _feed_fast(self, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]) -> None:
+        """Read lines one by one only near candidates; count the runs between them (skipping.py)."""
+        text = "\n".join(lines)
+        search = self._candidate.search
+        step = self._step
+        skippable = self._skippable
+        total = len(lines)
+        i = pos = 0  # next line to read, and its offset in text
+        while i < total:
+            if (st.n and st.keep) or st.state not in skippable:
+                line = lines[i]
+                step(st, line, ctx, out)
+                pos += len(line) + 1
+                i += 1
+                continue
+            m = search(text, pos)
+            if m is None:
+                target, target_pos = total, len(text) + 1
+            else:
+                target_pos = m.start()
+                target = i + text.count("\n", pos, target_pos)
+            anchor, anchor_pos = self._anchor(lines, i, target, target_pos)
+            if anchor > i:
+                skipped = anchor - i
+                st.n += skipped  # lines of entries below the minimum: counted, not read
+                self.stats["lines_skipped_fast"] += skipped
+            i, pos = anchor, anchor_pos
+            while i <= target and i < total:  # the anchor's entry, then the candidate
+                line = lines[i]
+                step(st, line, ctx, out)
+                pos += len(line) + 1
+                i += 1
+
+    def _anchor(self, lines: Sequence[str], low: int, target: int, target_pos: int) -> tuple[int, int]:
+        """The last line before ``target`` that starts an entry of its own: reading resumes there,
+        so the state at the candidate is exactly what reading every line would give."""
+        k, pos = target, target_pos
+        start_match = self._start_match
+        while k > low and target - k < ANCHOR_LOOKBACK:
+            k -= 1
+            line = lines[k]
+            pos -= len(line) + 1
+            if line and line[0] not in " \t":
+                m = start_match(line)
+                if m is not None and m.lastgroup not in self._prefixes:
+                    return k, pos
+        if k > low:  # no anchor within reach: read from where we are, line by line
+            return low, target_pos - sum(len(x) + 1 for x in lines[low:target])
+        return k, pos
 
     def _step(self, st: _Stream, line: str, ctx: tuple, out: list[Entry]) -> None:
         """One line: continue the unfinished entry, or end it and begin another."""
@@ -355,7 +420,7 @@ class Assembler:
             self.stats["entries_skipped"] += 1
             self.stats["lines_skipped"] += n
             if corr:
-                corr.tick(out)
+                corr.tick(out, n)
             return
         entry = self._build(st, stream, n, first_line)
         self.stats["lines_in_entries"] += n
@@ -367,14 +432,14 @@ class Assembler:
         else:
             out.append(entry)
         if corr:
-            corr.tick(out)
+            corr.tick(out, n)
 
     def _build(self, st: _Stream, stream: str, n: int, first_line: int) -> Entry:
         lines = [clean_line(line, self.limits.max_line_chars) for line in st.lines]
         metadata: dict[str, Any] = dict(st.meta) if st.meta else {}
         metadata["line"] = first_line + 1
         if st.dropped:
-            lines.append(f"[... {st.dropped} lines cut by tailer ...]")
+            lines.append(f"  [... {st.dropped} lines cut by tailer ...]")
             lines.extend(clean_line(x, self.limits.max_line_chars) for x in st.tail)
             metadata["truncated"] = True
             metadata["cut_lines"] = st.dropped
@@ -393,8 +458,8 @@ class Assembler:
                 if header.level is None and body.level is not None:
                     level = max(level, body.level)
                 metadata.update(body.metadata)
-        if not message:
-            message = lines[0].strip()
+        message = clean_line(message, self.limits.max_line_chars) if message else lines[0].strip()
+        source = clean_line(source, 256) if source else source
         if header.status is not None:
             metadata["status"] = header.status
         ts_ms = header.timestamp_ms if header.timestamp_ms is not None else st.ts_ms

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from tailer.records import Entry, Level
 
-#: How many entries of the same stream a 5xx line or a request exception waits for its partner.
-WINDOW = 16
+#: How many lines of the same stream a 5xx line or a request exception waits for its partner.
+WINDOW = 200
 
 
 @dataclass(slots=True)
@@ -31,10 +31,11 @@ class Held:
 class Correlator:
     """Per-stream holding area; pure, fed with finished entries in stream order."""
 
-    __slots__ = ("access", "errors", "min_level", "seen")
+    __slots__ = ("access", "errors", "min_level", "seen", "stats")
 
-    def __init__(self, min_level: Level) -> None:
+    def __init__(self, min_level: Level, stats: dict[str, int]) -> None:
         self.min_level = min_level
+        self.stats = stats  # the assembler's: what is dropped below the minimum is counted
         self.access: deque[Held] = deque()
         self.errors: deque[Held] = deque()
         self.seen = 0
@@ -46,9 +47,9 @@ class Correlator:
         firsts = [h.first_line for h in (*self.access, *self.errors)]
         return min(firsts) if firsts else None
 
-    def tick(self, out: list[Entry]) -> None:
-        """Count one finished entry of the stream and release whatever waited long enough."""
-        self.seen += 1
+    def tick(self, out: list[Entry], lines: int) -> None:
+        """Count lines of finished entries and release whatever waited long enough."""
+        self.seen += lines
         if self.access and self.access[0].expires <= self.seen:
             self._expire(out)
         if self.errors and self.errors[0].expires <= self.seen:
@@ -80,15 +81,16 @@ class Correlator:
 
     def _expire(self, out: list[Entry], force: bool = False) -> None:
         while self.access and (force or self.access[0].expires <= self.seen):
-            entry = _as_error(self.access.popleft().entry)
-            if entry.level >= self.min_level:
-                out.append(entry)
+            self._emit_access(_as_error(self.access.popleft().entry), out)
         while self.errors and (force or self.errors[0].expires <= self.seen):
             out.append(self.errors.popleft().entry)
 
     def _emit_access(self, entry: Entry, out: list[Entry]) -> None:
         if entry.level >= self.min_level:
             out.append(entry)
+        else:
+            self.stats["entries_skipped"] += 1
+            self.stats["lines_skipped"] += entry.lines
 
 
 def _with_request(error: Entry, access: Entry) -> Entry:

@@ -29,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"tailer.cli.cmd_{name}")
+        try:
+            module = importlib.import_module(f"tailer.cli.cmd_{name}")
+        except ModuleNotFoundError as exc:  # a command whose module is not installed
+            if exc.name != f"tailer.cli.cmd_{name}":
+                raise
+            continue
         module.register(subparsers)
     return parser
 

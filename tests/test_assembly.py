@@ -1,0 +1,157 @@
+"""The assembler's contract: nothing raises, every line is accounted for, limits are marked."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tailer.collect import make_assembler, parse_lines
+from tailer.records import Level
+
+TRACEBACK = [
+    "ERROR:    Exception in ASGI application",
+    "Traceback (most recent call last):",
+    '  File "/srv/app/main.py", line 10, in handler',
+    "    return compute()",
+    "ValueError: bad",
+]
+PIECES = st.sampled_from([
+    *TRACEBACK,
+    "",
+    "INFO:     127.0.0.1:1 - \"GET / HTTP/1.1\" 200 OK",
+    "INFO:     127.0.0.1:1 - \"GET /x HTTP/1.1\" 500 Internal Server Error",
+    "2026-01-01 10:00:00,123 WARNING app: slow",
+    "2026-01-01 10:00:00,123 ERROR app: failed",
+    "Nov 27 22:51:00 host app[12]: ERROR: broken",
+    "Nov 27 22:51:00 host app[12]:   File \"x.py\", line 1, in f",
+    "During handling of the above exception, another exception occurred:",
+    "  + Exception Group Traceback (most recent call last):",
+    "  | ValueError: inner",
+    "Exception in thread worker:",
+    "{\"level\": \"error\", \"message\": \"json\"}",
+    "plain text",
+])
+LINES = st.lists(st.one_of(PIECES, st.text(max_size=40)), max_size=80)
+
+
+def _account(lines: list[str], min_level: str, chunk: int) -> tuple[int, int]:
+    asm = make_assembler(min_level)
+    entries = []
+    for i in range(0, len(lines), chunk):
+        entries += asm.feed("s", lines[i : i + chunk], read_ms=0)
+    entries += asm.flush("s")
+    return sum(e.lines for e in entries), asm.stats["lines_skipped"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(LINES, st.sampled_from(["DEBUG", "ERROR"]), st.integers(1, 100))
+def test_every_line_is_in_one_entry_or_skipped(lines: list[str], level: str, chunk: int) -> None:
+    lines = [x.replace("\n", " ").replace("\r", " ") for x in lines]
+    in_entries, skipped = _account(lines, level, chunk)
+    assert in_entries + skipped == len(lines)
+    if level == "DEBUG":
+        assert skipped == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    text = data.decode("utf-8", "surrogateescape")
+    entries = parse_lines(text.split("\n"), min_level="DEBUG")
+    for e in entries:
+        e.message.encode("utf-8")  # stored text is always valid UTF-8
+        (e.traceback or "").encode("utf-8")
+        assert "\x00" not in e.message
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(PIECES, min_size=70, max_size=400))
+def test_fast_path_gives_what_reading_every_line_gives(lines: list[str]) -> None:
+    """Big feeds skip runs below the minimum in C; the entries must be exactly the same."""
+    fast = make_assembler("ERROR")
+    slow = make_assembler("ERROR")
+    a = fast.feed("s", lines, read_ms=0) + fast.flush("s")
+    b = []
+    for line in lines:
+        b += slow.feed("s", [line], read_ms=0)
+    b += slow.flush("s")
+    assert [(e.lines, e.message, e.level) for e in a] == [(e.lines, e.message, e.level) for e in b]
+
+
+def test_truncation_keeps_head_and_final_line() -> None:
+    from tailer.assembly import Limits
+
+    asm = make_assembler("ERROR", limits=Limits(max_entry_lines=10, tail_lines=2))
+    lines = ["Traceback (most recent call last):"]
+    lines += [f'  File "/x.py", line {i}, in f' for i in range(500)]
+    lines += ["RecursionError: maximum recursion depth exceeded", "INFO:     done"]
+    (entry,) = asm.feed("s", lines, read_ms=0) + asm.flush("s")
+    assert entry.lines == 502
+    assert entry.metadata["truncated"] is True
+    assert entry.metadata["cut_lines"] == 492
+    assert entry.message == "RecursionError: maximum recursion depth exceeded"
+    assert asm.stats["entries_truncated"] == 1
+
+
+def test_long_line_is_cut_and_marked_not_dropped() -> None:
+    big = "ERROR:    " + "x" * 200_000
+    (entry,) = parse_lines([big])
+    assert len(entry.message) < 70_000
+    assert entry.message.endswith("characters cut by tailer]")
+
+
+def test_crlf_bom_nul_and_invalid_utf8() -> None:
+    raw = b"\xef\xbb\xbfERROR:    bad \xff\xfe byte\x00\r\n"
+    entries = parse_lines(raw.decode("utf-8", "surrogateescape").split("\n"))
+    (e,) = entries
+    assert e.message == "bad \ufffd\ufffd byte\ufffd"
+    assert e.level is Level.ERROR
+
+
+def test_min_level_filters_and_synonyms() -> None:
+    lines = ["2026-01-01 10:00:00 WARN app: w", "2026-01-01 10:00:01 FATAL app: f",
+             "2026-01-01 10:00:02 SEVERE app: s", "2026-01-01 10:00:03 INFO app: i"]
+    got = [(e.level.name, e.message) for e in parse_lines(lines, min_level="WARNING")]
+    assert got == [("WARNING", "w"), ("CRITICAL", "f"), ("ERROR", "s")]
+    assert [e.timestamp_ms % 1000 for e in parse_lines(lines, min_level="WARNING")] == [0, 0, 0]
+
+
+def test_timestamps_utc_and_inferred() -> None:
+    (e,) = parse_lines(["2026-11-27 22:51:00,250 ERROR app: x"])
+    assert e.timestamp_ms == 1795819860250 and not e.time_inferred
+    (u,) = parse_lines(["ERROR:    x"], read_ms=123)
+    assert u.timestamp_ms == 123 and u.time_inferred
+
+
+def test_streams_do_not_mix() -> None:
+    asm = make_assembler("ERROR")
+    out = asm.feed("a", ["ERROR:    a failed", "Traceback (most recent call last):"], read_ms=0)
+    out += asm.feed("b", ["INFO:     b fine"], read_ms=0)
+    out += asm.feed("a", ['  File "/a.py", line 1, in f', "KeyError: 'a'"], read_ms=0)
+    out += asm.flush_all()
+    (e,) = out
+    assert e.stream == "a" and e.lines == 4 and e.metadata["exception_type"] == "KeyError"
+
+
+def test_pending_lines_hold_back_to_the_first_line() -> None:
+    asm = make_assembler("ERROR")
+    asm.feed("s", ["INFO:     x", "ERROR:    y", "Traceback (most recent call last):"], read_ms=0)
+    assert asm.pending_lines("s") == 2
+    asm.feed("s", ["ValueError: z", "INFO:     next"], read_ms=0)
+    assert asm.pending_lines("s") == 1
+
+
+@pytest.mark.parametrize("status,level", [(500, "ERROR"), (503, "ERROR"), (404, None)])
+def test_5xx_without_exception_is_an_error(status: int, level: str | None) -> None:
+    lines = [f'INFO:     127.0.0.1:5 - "GET /p HTTP/1.1" {status} X', "INFO:     other"]
+    entries = parse_lines(lines)
+    assert [e.level.name for e in entries] == ([level] if level else [])
+
+
+def test_exception_before_its_access_line_gets_the_request() -> None:
+    lines = ["[2026-11-27 23:03:05 +0000] [7] [ERROR] Exception in ASGI application",
+             "Traceback (most recent call last):", '  File "/a.py", line 1, in f',
+             "ValueError: v", '127.0.0.1:1 - "POST /orders HTTP/1.1" 500']
+    (e,) = parse_lines(lines)
+    assert (e.request_method, e.request_path, e.metadata["status"]) == ("POST", "/orders", 500)
