@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -105,27 +106,34 @@ def fill(daemon: Journald, entries: int, writers: int, native_share: float) -> f
     return time.perf_counter() - started
 
 
-def time_journalctl(namespace: str) -> tuple[int, float]:
-    started = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_journalctl(namespace: str) -> tuple[int, float, float]:
+    """Entries, wall seconds and CPU seconds of ``journalctl -o json > /dev/null``."""
+    cpu0, started = _children_cpu(), time.perf_counter()
     with open(os.devnull, "wb") as devnull:
         subprocess.run(
             ["journalctl", f"--namespace={namespace}", "-o", "json", "--no-pager"],
             stdout=devnull,
             check=True,
         )
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, _children_cpu() - cpu0
     # -o json is one line per entry; counted in a second run so the timed one stays > /dev/null.
     json_lines = subprocess.run(
         ["journalctl", f"--namespace={namespace}", "-o", "json", "--no-pager", "-q"],
         capture_output=True,
         check=True,
     ).stdout.count(b"\n")
-    return json_lines, elapsed
+    return json_lines, elapsed, cpu
 
 
-def time_source(source: JournalSource | SupervisedJournalSource) -> tuple[int, float]:
+def time_source(source: JournalSource | SupervisedJournalSource) -> tuple[int, float, float]:
+    """Entries, wall seconds and CPU seconds (this process and its reader child) of read()."""
     n = 0
-    started = time.perf_counter()
+    cpu0, started = time.process_time() + _children_cpu(), time.perf_counter()
     while True:
         batch = source.read(5000)
         if not batch:
@@ -133,7 +141,14 @@ def time_source(source: JournalSource | SupervisedJournalSource) -> tuple[int, f
         n += len(batch)
     elapsed = time.perf_counter() - started
     source.close()
-    return n, elapsed
+    return n, elapsed, time.process_time() + _children_cpu() - cpu0
+
+
+def report(label: str, n: int, wall: float, cpu: float, ref: tuple[float, float] | None) -> None:
+    line = f"{label:<24}{n:>10,} entries {wall:7.2f}s {n / wall:>10,.0f}/s wall {n / cpu:>10,.0f}/s cpu"
+    if ref:
+        line += f"   {n / wall / ref[0]:.1f}x (wall) {n / cpu / ref[1]:.1f}x (cpu) journalctl"
+    print(line, flush=True)
 
 
 def main() -> None:
@@ -146,6 +161,7 @@ def main() -> None:
         default=0.1,
         help="share of entries sent as native multi-line entries (default 0.1; 1.0 = all)",
     )
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--keep", metavar="NAME", help="reuse/keep this namespace")
     args = parser.parse_args()
 
@@ -157,23 +173,15 @@ def main() -> None:
             print(f"filled {args.entries - have:,} entries in {took:.1f}s")
         daemon.stop()  # measure reading only; the files stay
 
-        n_ctl, t_ctl = time_journalctl(daemon.namespace)
-        ctl_rate = n_ctl / t_ctl
-        print(f"journalctl -o json     {n_ctl:>10,} entries {t_ctl:7.2f}s {ctl_rate:>10,.0f}/s")
-
-        n_src, t_src = time_source(JournalSource(namespace=daemon.namespace))
-        src_rate = n_src / t_src
-        print(
-            f"JournalSource.read()   {n_src:>10,} entries {t_src:7.2f}s {src_rate:>10,.0f}/s"
-            f"   {src_rate / ctl_rate:.1f}x journalctl"
-        )
-
-        n_sup, t_sup = time_source(SupervisedJournalSource(namespace=daemon.namespace))
-        sup_rate = n_sup / t_sup
-        print(
-            f"SupervisedJournalSource{n_sup:>10,} entries {t_sup:7.2f}s {sup_rate:>10,.0f}/s"
-            f"   {sup_rate / ctl_rate:.1f}x journalctl"
-        )
+        for round_ in range(args.rounds):  # other work on the machine skews single runs
+            n_ctl, t_ctl, c_ctl = time_journalctl(daemon.namespace)
+            ref = (n_ctl / t_ctl, n_ctl / c_ctl)
+            print(f"round {round_ + 1}")
+            report("journalctl -o json", n_ctl, t_ctl, c_ctl, None)
+            src = JournalSource(namespace=daemon.namespace)
+            report("JournalSource", *time_source(src), ref)
+            sup = SupervisedJournalSource(namespace=daemon.namespace)
+            report("SupervisedJournalSource", *time_source(sup), ref)
     finally:
         if args.keep:
             daemon.stop()

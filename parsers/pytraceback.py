@@ -172,10 +172,8 @@ def module_of(path: str) -> str:
     """``/x/site-packages/httpx/_models.py`` -> ``httpx._models``; ``/app/a/b.py`` -> ``b``."""
     if path.startswith("<"):
         return path
-    m = None
-    for m in SITE.finditer(path):
-        pass
-    rest = path[m.end() :] if m else path.rsplit("/", 1)[-1]
+    matches = list(SITE.finditer(path))
+    rest = path[matches[-1].end() :] if matches else path.rsplit("/", 1)[-1]
     if rest.endswith(".py"):
         rest = rest[:-3]
     if rest.endswith("/__init__"):

@@ -228,7 +228,9 @@ class Assembler:
                 pos += len(line) + 1
                 i += 1
 
-    def _anchor(self, lines: Sequence[str], low: int, target: int, target_pos: int) -> tuple[int, int]:
+    def _anchor(
+        self, lines: Sequence[str], low: int, target: int, target_pos: int
+    ) -> tuple[int, int]:
         """The last line before ``target`` that starts an entry of its own: reading resumes there,
         so the state at the candidate is exactly what reading every line would give."""
         k, pos = target, target_pos
@@ -300,7 +302,8 @@ class Assembler:
         sm = self._start_match(rest)
         if sm is not None and sm.lastgroup in self._prefixes:
             sm = None  # one prefix per line
-        if sm is None and st.n and st.prefix == key and (target := self._fallbacks.get(st.state)):
+        target = self._fallbacks.get(st.state) if st.n and st.prefix == key else None
+        if sm is None and target:
             self._continue(st, rest, target)
             return
         if st.n:
@@ -316,7 +319,8 @@ class Assembler:
                 st.body_at = st.n - 1
             st.state = target
         if st.keep:
-            if len(st.lines) < self.limits.max_entry_lines and st.chars < self.limits.max_entry_bytes:
+            limits = self.limits
+            if len(st.lines) < limits.max_entry_lines and st.chars < limits.max_entry_bytes:
                 st.lines.append(line)
                 st.chars += len(line)
             else:
@@ -326,7 +330,7 @@ class Assembler:
                     del st.tail[0]
 
     def _begin(self, st: _Stream, line: str, m: re.Match[str] | None, ctx: tuple) -> None:
-        stream, read_ms, timestamp_ms, default_level, meta = ctx
+        _stream, read_ms, timestamp_ms, default_level, meta = ctx
         st.n = 1
         st.prefix = ""
         st.body_parser = -1

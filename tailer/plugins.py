@@ -64,8 +64,8 @@ def load_parsers(
 ) -> list[LoadedParser]:
     """Build the plugin manager, register plugins, and return their parsers in trial order.
 
-    :param autoload: load third-party entry points; default: unless ``TAILER_DISABLE_PLUGIN_AUTOLOAD``
-      is set.
+    :param autoload: load third-party entry points; by default unless
+      ``TAILER_DISABLE_PLUGIN_AUTOLOAD`` is set.
     :param plugins: plugin objects registered after everything else (so they come first), for
       tests and embedding applications.
     """

@@ -175,7 +175,7 @@ def _capped_candidates(
     found: dict[int, int] = {}
     rows = conn.execute(
         "SELECT e.seq, e.timestamp_ms FROM error_logs_fts AS x"
-        " JOIN error_logs AS e ON e.seq = x.rowid"
+        " CROSS JOIN error_logs AS e ON e.seq = x.rowid"  # FTS drives: never probe per row
         f" WHERE x.error_logs_fts MATCH ? AND {f.sql} LIMIT ?",
         (phrase, *f.params, cap),
     )
