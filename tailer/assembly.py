@@ -18,7 +18,7 @@ from typing import Any
 
 from tailer.correlate import Correlator
 from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
-from tailer.plugins import LoadedParser
+from tailer.plugins import FAILURE_LIMIT, LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
 from tailer.sanitize import clean_line
 from tailer.skipping import candidate_regex, skippable_states
@@ -31,8 +31,6 @@ _GROUP_REF = re.compile(r"\(\?P=([A-Za-z_]\w*)\)")
 FAST_MIN_LINES = 64
 #: How far back from a candidate the fast path looks for the line that starts its entry.
 ANCHOR_LOOKBACK = 256
-#: A parser that raises this many times is disabled for the rest of the run.
-FAILURE_LIMIT = 100
 _DEFAULT_RULES: dict[str, list[tuple[str, str]]] = {
     MESSAGE: [(r"[ \t]*$", MESSAGE), (r"[ \t]", MESSAGE)],
     NOTE: [(r"[ \t]*$", NOTE), (r"[ \t]", NOTE)],

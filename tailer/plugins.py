@@ -36,6 +36,10 @@ BUILTIN_MODULES: tuple[str, ...] = (
 )
 
 
+#: A parser that raises this many times is disabled for the rest of the run, with one log line.
+FAILURE_LIMIT = 100
+
+
 class PluginValidationError(Exception):
     """A plugin returned something tailer cannot use; the message names the plugin."""
 
