@@ -18,8 +18,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tailer.records import Entry, Level  # noqa: E402
-from tailer.store import SqliteStore  # noqa: E402
+from tailer.records import Entry, Level
+from tailer.store import SqliteStore
 
 MODULES = ["views", "models", "db/session", "services/billing", "api/handlers", "tasks/sync"]
 ERRORS = [

@@ -20,10 +20,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from store_ingest import make_entries  # noqa: E402
+from store_ingest import make_entries
 
-from tailer.records import Entry, Level  # noqa: E402
-from tailer.store import SqliteStore  # noqa: E402
+from tailer.records import Entry, Level
+from tailer.store import SqliteStore
 
 HOUR = 3_600_000
 
@@ -55,7 +55,7 @@ def timed(fn, reps: int) -> tuple[float, float, object]:
         out = fn()
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     return statistics.median(times), p95, out
 
 
