@@ -145,7 +145,8 @@ def time_source(source: JournalSource | SupervisedJournalSource) -> tuple[int, f
 
 
 def report(label: str, n: int, wall: float, cpu: float, ref: tuple[float, float] | None) -> None:
-    line = f"{label:<24}{n:>10,} entries {wall:7.2f}s {n / wall:>10,.0f}/s wall {n / cpu:>10,.0f}/s cpu"
+    line = f"{label:<24}{n:>10,} entries {wall:7.2f}s {n / wall:>10,.0f}/s wall"
+    line += f" {n / cpu:>10,.0f}/s cpu"
     if ref:
         line += f"   {n / wall / ref[0]:.1f}x (wall) {n / cpu / ref[1]:.1f}x (cpu) journalctl"
     print(line, flush=True)

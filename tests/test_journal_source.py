@@ -154,8 +154,8 @@ def test_filters_are_libsystemd_matches(journald) -> None:
     journald.write_stream(["from identifier"], b)
     journald.write_stream(["other"], c)
     journald.send_native(MESSAGE="err", PRIORITY=3, SYSLOG_IDENTIFIER=b)
-    for who in (a, b, c):
-        journald.wait_for(1, SYSLOG_IDENTIFIER=who)
+    for who, n in ((a, 1), (b, 2), (c, 1)):
+        journald.wait_for(n, SYSLOG_IDENTIFIER=who)
     ns = journald.namespace
     with JournalSource(namespace=ns, units=[a], identifiers=[b]) as source:
         assert [x.text for x in read_all(source)] == ["from unit", "from identifier", "err"]

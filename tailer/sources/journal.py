@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tailer.sources.journal_cursor import CursorParts, parse_cursor
+
 logger = logging.getLogger(__name__)
 
 # Journal field -> metadata name. Per-entry fields (CODE_*, MESSAGE_ID, ...) only exist on
@@ -75,46 +77,6 @@ class JournalLine:
     priority: int | None
     cursor: str
     fields: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class CursorParts:
-    """The parts of a journald cursor that order entries: ``s=;i=;b=;m=;t=``."""
-
-    seqnum_id: str
-    seqnum: int
-    boot_id: str
-    monotonic_us: int
-    realtime_us: int
-
-    def precedes(self, other: CursorParts) -> bool:
-        """True when this entry was written before ``other``, by libsystemd's own ordering:
-        sequence numbers within one journal, else monotonic time within one boot, else
-        wall-clock time."""
-        if self.seqnum_id == other.seqnum_id:
-            return self.seqnum < other.seqnum
-        if self.boot_id == other.boot_id:
-            return self.monotonic_us < other.monotonic_us
-        return self.realtime_us < other.realtime_us
-
-
-def parse_cursor(cursor: str) -> CursorParts | None:
-    """Split a cursor such as ``s=..;i=1f;b=..;m=3102b331;t=6614a112df074;x=..``; None if not."""
-    parts: dict[str, str] = {}
-    for item in cursor.split(";"):
-        key, sep, value = item.partition("=")
-        if sep:
-            parts[key] = value
-    try:
-        return CursorParts(
-            seqnum_id=parts["s"],
-            seqnum=int(parts["i"], 16),
-            boot_id=parts["b"],
-            monotonic_us=int(parts["m"], 16),
-            realtime_us=int(parts["t"], 16),
-        )
-    except (KeyError, ValueError):
-        return None
 
 
 def message_text(value: bytes | str | list[Any] | None) -> str:
