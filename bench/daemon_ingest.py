@@ -1,0 +1,141 @@
+"""Daemon end to end: a generated corpus appended live to a followed file, into SQLite.
+
+Prints lines/s (from the first byte written to the last line's position committed), RSS
+steady and after the burst (VmHWM), the latency from a line's write to its entry being
+returned by search_logs (p50/p99), and CPU while idle.
+
+    .venv/bin/python bench/daemon_ingest.py --lines 1000000 --idle 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GEN = ROOT.parent / "shared" / "bench" / "gen_corpus.py"
+
+
+def proc_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_s(pid: int) -> float:
+    parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def committed_offset(db: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        row = conn.execute("SELECT max(offset) FROM positions WHERE kind = 'file'").fetchone()
+        conn.close()
+        return row[0] or 0
+    except sqlite3.Error:
+        return 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--idle", type=float, default=60.0)
+    ap.add_argument("--probes", type=int, default=50)
+    ap.add_argument("--flush-timeout", type=float, default=1.0)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tailer-bench-"))
+    corpus = work / "corpus.log"
+    subprocess.run(
+        [
+            sys.executable,
+            str(GEN),
+            "--lines",
+            str(args.lines),
+            "--seed",
+            "7",
+            "--error-rate",
+            "0.01",
+            "--out",
+            str(corpus),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    log, db = work / "app.log", work / "tailer.db"
+    log.touch()
+    (work / "tailer.toml").write_text(
+        f'store = "{db}"\nflush_timeout = {args.flush_timeout}\n[journal]\nenabled = false\n'
+        f'[files]\npaths = ["{log}"]\nstart_at_end = false\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "tailer.cli", "run", "--config", str(work / "tailer.toml")],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while not db.exists():
+            time.sleep(0.05)
+        time.sleep(1.0)
+        rss_start = proc_kb(daemon.pid, "VmRSS")
+        size = corpus.stat().st_size
+        last_line = corpus.read_bytes()[-200:].split(b"\n")[-2]
+        target = size - len(last_line) - 1  # the last line waits for the flush timeout
+        started = time.monotonic()
+        with corpus.open("rb") as src, log.open("ab") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        while committed_offset(db) < target:
+            time.sleep(0.01)
+        took = time.monotonic() - started
+        print(f"ingest: {args.lines:,} lines in {took:.2f} s = {args.lines / took:,.0f} lines/s")
+        time.sleep(args.flush_timeout + 1)
+        print(
+            f"RSS: {rss_start / 1024:.1f} MiB before, {proc_kb(daemon.pid, 'VmRSS') / 1024:.1f}"
+            f" MiB after, peak {proc_kb(daemon.pid, 'VmHWM') / 1024:.1f} MiB"
+        )
+        from tailer.store import open_store
+
+        store = open_store(db, readonly=True)
+        latencies = []
+        for i in range(args.probes):
+            marker = f"probe{i}x{os.getpid()}"
+            t0 = time.monotonic()
+            with log.open("a") as out:
+                out.write(f"2026-02-04 12:00:00,000 ERROR bench.probe: {marker}\n")
+            while not store.search_logs(marker).results:
+                time.sleep(0.002)
+            latencies.append(time.monotonic() - t0)
+            time.sleep(0.05)
+        store.close()
+        q = statistics.quantiles(latencies, n=100)
+        print(
+            f"latency write -> search_logs: p50 {q[49] * 1000:.0f} ms, p99 {q[98] * 1000:.0f} ms"
+            f" (flush_timeout {args.flush_timeout * 1000:.0f} ms)"
+        )
+        time.sleep(args.flush_timeout + 1)
+        c0, t0 = cpu_s(daemon.pid), time.monotonic()
+        time.sleep(args.idle)
+        share = (cpu_s(daemon.pid) - c0) / (time.monotonic() - t0) * 100
+        print(
+            f"idle CPU over {args.idle:.0f} s: {share:.2f} % of a core;"
+            f" RSS {proc_kb(daemon.pid, 'VmRSS') / 1024:.1f} MiB"
+        )
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        print(f"exit {daemon.wait(10)}")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
