@@ -46,7 +46,7 @@ class PythonTracebackParser(Parser):
     starts: ClassVar[Sequence[Start]] = (
         Start(TRACEBACK, "tb"),
         Start(GROUP, "tb"),
-        Start("(?:" + "|".join(HOOK_HEADERS) + ")", "pyhook"),
+        *(Start(header, "pyhook") for header in HOOK_HEADERS),
         Start(r"Fatal Python error: ", "fatal", level=Level.CRITICAL),
     )
     rules: ClassVar[Sequence[Rule]] = (

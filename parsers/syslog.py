@@ -32,8 +32,9 @@ class SyslogParser(Parser):
     name = "syslog"
     formats = ("syslog",)
     starts: ClassVar[Sequence[Start]] = (
-        Start(RFC5424, prefix=True),
-        Start(RFC3164, prefix=True),
+        # only a priority can raise a prefixed line's level; the rest is the other parsers' text
+        Start(RFC5424, prefix=True, keywords=("<",)),
+        Start(RFC3164, prefix=True, keywords=("<",)),
     )
 
     def header(self, line: str, match: re.Match[str]) -> Header | None:

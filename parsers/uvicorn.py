@@ -22,6 +22,8 @@ REQUEST = r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})'
 ACCESS = re.compile(r'(?P<client>\S+) - ' + REQUEST)
 CLF = re.compile(r'(?P<client>\S+) \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" '
                  r"(?P<status>\d{3})")
+#: Every 5xx access line contains this: the closing quote of the request, then the status.
+FIVE = ('" 5',)
 REQUEST_ERRORS = ("Exception in ASGI application", "Error handling request",
                   "Exception in callback", "Exception in 'lifespan' protocol")
 
@@ -31,16 +33,16 @@ class UvicornParser(Parser):
     formats = ("uvicorn", "gunicorn")
     starts: ClassVar[Sequence[Start]] = (
         # 5xx access lines first: they may become errors, so they always reach header()
-        Start(rf'(?:{LEVELS}): +\S+ - "[A-Z]+ \S+ HTTP/[\d.]+" 5\d\d\b', LINE),
+        Start(rf'(?:{LEVELS}): +\S+ - "[A-Z]+ \S+ HTTP/[\d.]+" 5\d\d\b', LINE, keywords=FIVE),
         Start(rf'(?P<level>{LEVELS}): +\S+ - "[A-Z]+ \S+ HTTP/[\d.]+" \d{{3}}', LINE),
         Start(rf"(?P<level>{LEVELS}): +", MESSAGE),
         Start(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] "
               rf"\[(?P<level>{LEVELS}|WARN|FATAL|CRIT)\] ", MESSAGE),
         # gunicorn with uvicorn workers: bare access lines
-        Start(r'\S+:\d+ - "[A-Z]+ \S+ HTTP/[\d.]+" 5\d\d\b', LINE),
+        Start(r'\S+:\d+ - "[A-Z]+ \S+ HTTP/[\d.]+" 5\d\d\b', LINE, keywords=FIVE),
         Start(r'\S+:\d+ - "[A-Z]+ \S+ HTTP/[\d.]+" \d{3}', LINE, level=Level.INFO),
         # gunicorn's own access log (common/combined log format)
-        Start(r'\S+ \S+ \S+ \[[^\]]+\] "[A-Z]+ \S+[^"]*" 5\d\d\b', LINE),
+        Start(r'\S+ \S+ \S+ \[[^\]]+\] "[A-Z]+ \S+[^"]*" 5\d\d\b', LINE, keywords=FIVE),
         Start(r'\S+ \S+ \S+ \[\d\d/\w{3}/\d{4}:[^\]]+\] "[A-Z]+ ', LINE, level=Level.INFO),
     )
 

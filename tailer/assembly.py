@@ -21,7 +21,7 @@ from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
 from tailer.plugins import FAILURE_LIMIT, LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
 from tailer.sanitize import clean_line
-from tailer.skipping import candidate_regex, skippable_states
+from tailer.skipping import Scanner, keywords_for, skippable_states
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class _Start:
     pattern: re.Pattern[str]  # the parser's own pattern, to hand it its own match
     level: Level | None
     prefix: bool
+    keywords: tuple[str, ...] | None
 
 
 @dataclass(slots=True)
@@ -119,7 +120,7 @@ class Assembler:
                 has_level = "(?P<level>" in start.pattern
                 self._starts[key] = _Start(
                     index, start.state, f"{key}_level" if has_level else None,
-                    re.compile(start.pattern), start.level, start.prefix,
+                    re.compile(start.pattern), start.level, start.prefix, start.keywords,
                 )
                 alternatives.append(f"(?P<{key}>{_prefix_groups(start.pattern, key)})")
         self._start_match = re.compile("|".join(alternatives) or "(?!)").match
@@ -141,11 +142,13 @@ class Assembler:
                 self._owner.setdefault(target, index)
         for state, defaults in _DEFAULT_RULES.items():
             rules.setdefault(state, []).extend(defaults)
-        self._candidate = candidate_regex(
-            ((s.pattern.pattern, s.level, s.prefix) for s in self._starts.values()),
+        self._keywords = keywords_for(
+            ((s.pattern.pattern, s.level, s.prefix, s.keywords) for s in self._starts.values()),
             self.min_level,
         )
-        self._skippable = skippable_states(rules, self._fallbacks, self._candidate)
+        self._skippable = (
+            skippable_states(rules, self._fallbacks, self._keywords) if self._keywords else set()
+        )
         self._cont: dict[str, tuple[Any, dict[str, str]]] = {}
         for state, state_rules in rules.items():
             parts, targets = [], {}
@@ -196,7 +199,7 @@ class Assembler:
     def _feed_fast(self, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]) -> None:
         """Read lines one by one only near candidates; count the runs between them (skipping.py)."""
         text = "\n".join(lines)
-        search = self._candidate.search
+        scanner = Scanner(text, self._keywords or [])
         step = self._step
         skippable = self._skippable
         total = len(lines)
@@ -208,11 +211,11 @@ class Assembler:
                 pos += len(line) + 1
                 i += 1
                 continue
-            m = search(text, pos)
-            if m is None:
+            hit = scanner.find(pos)
+            if hit < 0:
                 target, target_pos = total, len(text) + 1
             else:
-                target_pos = m.start()
+                target_pos = text.rfind("\n", pos, hit) + 1 or pos
                 target = i + text.count("\n", pos, target_pos)
             anchor, anchor_pos = self._anchor(lines, i, target, target_pos)
             if anchor > i:

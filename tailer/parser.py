@@ -42,6 +42,11 @@ class Start:
     #: A prefix start (syslog): the match is stripped and the rest of the line is read by the
     #: other parsers, in the same stream. ``header`` supplies host, identifier, pid, priority.
     prefix: bool = False
+    #: Text (any case) of which one is in every line this start matches whose entry can reach
+    #: an ERROR-or-above minimum level, besides the words of a ``level`` group. Lets the
+    #: assembler skip other lines without reading them. None: derived from the pattern's
+    #: literal text; a start with neither reads every line (slower, still exact).
+    keywords: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,16 @@
 """Skipping, in C, the runs of lines that can only belong to entries below the minimum level.
 
 Under the default ERROR minimum most lines are INFO access and application lines. Instead of a
-regex match or two per line in Python, one ``re.search`` over a block of text finds the next
-line that *could* start a kept entry (a *candidate*); the lines before it are counted, not read.
-The run is exact because, in the states an entry below the minimum can be in, only indented or
-blank lines continue an entry, and a candidate is never one: a candidate always starts an entry,
-and the assembler reads it and the lines around it line by line as before.
+regex match or two per line in Python, ``str.find`` over a block of text (lower-cased) finds the
+next line that contains a *keyword* of some start that could begin a kept entry: a level word at
+or above the minimum, or literal text of a start that has no level of its own ("Traceback (most
+recent call last):", ``" 5`` of a 5xx access line). The lines before it are counted, not read.
+
+The run is exact: a line that may start a kept entry always contains a keyword, so every line
+skipped either continues an entry below the minimum or starts one; in the states such entries
+can be in, only indented or blank lines continue an entry, so the assembler resumes at the last
+line that starts an entry before the candidate and reads from there line by line, reaching the
+candidate in exactly the state that reading every line gives.
 """
 
 from __future__ import annotations
@@ -13,37 +18,79 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+try:
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_parse  # type: ignore[no-redef]
+
 from tailer.parser import BREAK, LINE, NOTE, TEXT
 from tailer.records import LEVEL_EXACT, Level
 
-_NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
-_GROUP_REF = re.compile(r"\(\?P=([A-Za-z_]\w*)\)")
 _LEADING_SPACE = ("[ \\t]", "[\\t ]", "\\s", " ", "\\t")
+_MIN_KEYWORD = 2
 
 
-def candidate_regex(
-    starts: Iterable[tuple[str, Level | None, bool]], min_level: Level
-) -> re.Pattern[str]:
-    """One multi-line regex matching every line that may start an entry at ``min_level`` or more.
+def keywords_for(
+    starts: Iterable[tuple[str, Level | None, bool, tuple[str, ...] | None]], min_level: Level
+) -> list[str] | None:
+    """Lower-case keywords, one of which every line that may start a kept entry contains.
 
-    :param starts: each start's pattern, its constant level (or None) and whether it is a prefix.
+    :param starts: each start's pattern, constant level, prefix flag and declared keywords.
+    :return: the minimal set, or None when some start has no usable keyword.
     """
-    words = sorted((w for w, lv in LEVEL_EXACT.items() if lv >= min_level), key=len, reverse=True)
-    guard = "(?=(?:" + "|".join(map(re.escape, words)) + ")(?![A-Za-z]))"
-    alternatives = []
-    for i, (pattern, level, prefix) in enumerate(starts):
+    level_words = {w.lower() for w, lv in LEVEL_EXACT.items() if lv >= min_level}
+    found: set[str] = set()
+    for pattern, level, prefix, declared in starts:
         if level is not None and level < min_level and not prefix:
             continue
+        if declared is not None:
+            found.update(k.lower() for k in declared)
+            continue
         if "(?P<level>" in pattern and not prefix:
-            pattern = pattern.replace("(?P<level>", guard + "(?P<level>", 1)
-        alternatives.append(_rename(pattern, f"c{i}"))
-    return re.compile("^(?:" + "|".join(alternatives or ["(?!)"]) + ")", re.M)
+            found |= level_words
+            continue
+        literal = required_literal(pattern)
+        if literal is None or len(literal) < _MIN_KEYWORD:
+            return None
+        found.add(literal.lower())
+    # a keyword containing another is redundant: the shorter one finds its lines too
+    return sorted(k for k in found if not any(o != k and o in k for o in found))
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest run of literal characters every match of ``pattern`` contains, if any."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except re.error:
+        return None
+    best, run = "", []
+    for op, arg in parsed:
+        if op is sre_parse.LITERAL:
+            run.append(chr(arg))
+            continue
+        best = max(best, "".join(run), key=len)
+        run = []
+        if op is sre_parse.SUBPATTERN:  # a required group: its own literal may be longer
+            inner = required_literal_of(arg[-1])
+            best = max(best, inner, key=len)
+    best = max(best, "".join(run), key=len)
+    return best or None
+
+
+def required_literal_of(sub: object) -> str:
+    best, run = "", []
+    for op, arg in sub:  # type: ignore[attr-defined]
+        if op is sre_parse.LITERAL:
+            run.append(chr(arg))
+        else:
+            best, run = max(best, "".join(run), key=len), []
+    return max(best, "".join(run), key=len)
 
 
 def skippable_states(
     rules: dict[str, list[tuple[str, str]]],
     fallbacks: dict[str, str],
-    candidate: re.Pattern[str],
+    keywords: list[str],
 ) -> set[str]:
     """States of entries below the minimum in which a candidate line can never continue the entry.
 
@@ -62,20 +109,40 @@ def skippable_states(
             if target == BREAK or pattern == r"[ \t]*$" or pattern.startswith(_LEADING_SPACE):
                 continue
             sample = _literal(pattern)
-            if sample is None or candidate.match(sample):
+            if sample is None or any(k in sample.lower() for k in keywords):
                 return set()
             todo.append(target)
     return safe
 
 
+class Scanner:
+    """Next keyword hit at or after a position, each keyword's text scanned once in all."""
+
+    __slots__ = ("keywords", "next", "text")
+
+    def __init__(self, text: str, keywords: list[str]) -> None:
+        self.text = text.lower()
+        if len(self.text) != len(text):  # a few characters change length when lower-cased
+            self.text = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        self.keywords = keywords
+        self.next = [-2] * len(keywords)
+
+    def find(self, pos: int) -> int:
+        """Offset of the first keyword hit at or after ``pos``; -1 when there is none."""
+        best = -1
+        text = self.text
+        nexts = self.next
+        for i, kw in enumerate(self.keywords):
+            at = nexts[i]
+            if at != -1 and at < pos:
+                at = nexts[i] = text.find(kw, pos)
+            if at != -1 and (best == -1 or at < best):
+                best = at
+        return best
+
+
 def _literal(pattern: str) -> str | None:
     """The text a pattern made of literal characters matches, or None if it is not one."""
-    text = re.sub(r"\\(.)", r"\1", pattern)
     if re.search(r"[\[\](){}*+?|^$.]", re.sub(r"\\.", "", pattern)):
         return None
-    return text
-
-
-def _rename(pattern: str, key: str) -> str:
-    pattern = _NAMED_GROUP.sub(lambda m: f"(?P<{key}_{m.group(1)}>", pattern)
-    return _GROUP_REF.sub(lambda m: f"(?P={key}_{m.group(1)})", pattern)
+    return re.sub(r"\\(.)", r"\1", pattern)

@@ -1,0 +1,79 @@
+"""Benchmark of the core path: ``tailer collect`` on a generated 1 M-line corpus.
+
+Prints lines/s, CPU seconds and peak RSS of ``tailer collect FILE --json`` (a child process, so
+its RSS is its own), next to a plain Python ``for line in file`` loop over the same file in the
+same run, and checks exactness against the generator's ground truth: the ERROR+ entries equal
+``error_plus_records``, and at --min-level DEBUG the entry count equals ``records``.
+
+    python bench/collect_speed.py [--lines 1000000] [--seed 7] [--error-rate 0.01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GEN = Path(os.environ.get("TAILER_SHARED", ROOT.parent / "shared")) / "bench" / "gen_corpus.py"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--error-rate", type=float, default=0.01)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    corpus = out / f"corpus-{args.lines}-{args.seed}-{args.error_rate}.log"
+    if not corpus.exists():
+        subprocess.run([sys.executable, str(GEN), "--lines", str(args.lines), "--seed",
+                        str(args.seed), "--error-rate", str(args.error_rate), "--out",
+                        str(corpus)], check=True, stderr=subprocess.DEVNULL)
+    truth = json.loads(Path(f"{corpus}.json").read_text())
+
+    base_cpu, base_lines = plain_loop(corpus)
+    print(f"corpus: {corpus.name}: {truth['lines']:,} lines, {truth['bytes'] / 1e6:.1f} MB, "
+          f"{truth['records']:,} records, {truth['error_plus_records']:,} ERROR+")
+    print(f"plain python 'for line in file': {base_lines / base_cpu:,.0f} lines/s "
+          f"({base_cpu:.2f} CPU s)")
+    for level, expected in (("ERROR", truth["error_plus_records"]), ("DEBUG", truth["records"])):
+        cpu, rss, count = run_collect(corpus, level)
+        rate = truth["lines"] / cpu
+        ok = "exact" if count == expected else f"MISMATCH (expected {expected:,})"
+        print(f"tailer collect --min-level {level}: {count:,} entries, {ok}; "
+              f"{rate:,.0f} lines/s ({cpu:.2f} CPU s), peak RSS {rss / 1024:.1f} MB; "
+              f"{base_lines / base_cpu / rate:.1f}x the plain loop's time")
+    return 0
+
+
+def plain_loop(path: Path) -> tuple[float, int]:
+    start = time.process_time()
+    n = 0
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for _line in f:
+            n += 1
+    return time.process_time() - start, n
+
+
+def run_collect(path: Path, level: str) -> tuple[float, int, int]:
+    """CPU seconds, peak RSS (KiB) and entry count of a ``tailer collect --json`` child."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tailer.cli", "collect", str(path), "--min-level", level,
+         "--json"], stdout=subprocess.PIPE, check=True, cwd=ROOT,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return cpu, after.ru_maxrss, proc.stdout.count(b"\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
