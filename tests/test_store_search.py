@@ -160,8 +160,8 @@ def test_cleanup_removes_rows_index_entries_and_orphans(tmp_path: Path) -> None:
         assert result.batches > 4  # bounded batches
         assert store.search_logs("ancient").total == 0
         assert store.search_logs("OldError").total == 0
-        assert conn.execute("SELECT count(*) FROM error_logs_fts WHERE error_logs_fts MATCH"
-                            " '\"ancient\"'").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM error_logs_fts WHERE error_logs_fts MATCH ?",
+                            (search.fts_trigrams("ancient"),)).fetchone() == (0,)
         assert store.search_logs().total == 1
         assert store.get_error_rate(24 * 120).total_errors == 1
         assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tailer.records import Entry, FilePosition, JournalPosition, Position
+from tailer.records import Entry, FilePosition, JournalPosition, Level, Position
 from tailer.store.base import WriteResult
 from tailer.store.schema import MINUTE_MS, traceback_hash
 
@@ -79,12 +79,41 @@ def batch_digest(entries: Sequence[Entry], positions: Sequence[Position]) -> str
 class _Row:
     """Working state of one error_logs row during a batch (never leaves this module)."""
 
-    seq: int | None
+    seq: int
     id: str
     timestamp_ms: int
     last_seen_ms: int
     added: int
     entry: Entry | None  # set for rows this batch inserts
+
+
+class WriterState:
+    """What the single writer remembers between batches: each distinct traceback's row id.
+
+    It is valid only while no other connection has written: ``PRAGMA data_version`` (which
+    changes when another connection commits) is checked at the start of every batch, and the
+    store calls :meth:`reset` when a transaction rolls back, so a cached id never outlives the
+    row it names (``tailer cleanup`` in another process may delete orphaned tracebacks).
+    """
+
+    MAX_TRACEBACKS = 20_000
+
+    def __init__(self) -> None:
+        self.data_version: int | None = None
+        self.traces: dict[str, tuple[int, int]] = {}  # text -> (id, last_seen_ms)
+
+    def reset(self) -> None:
+        self.data_version = None
+        self.traces.clear()
+
+    def check(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.data_version or len(self.traces) > self.MAX_TRACEBACKS:
+            self.traces.clear()
+            self.data_version = version
+
+
+_LEVEL_NAMES = {level: level.name for level in Level}
 
 
 def write_batch(
@@ -93,9 +122,19 @@ def write_batch(
     positions: Sequence[Position],
     window_ms: int | None,
     replay_check: bool,
+    state: WriterState | None = None,
 ) -> tuple[WriteResult, list[str]]:
     """Apply one batch in the caller's open transaction; return the result and each entry's
-    row id. The caller commits, or rolls back on any exception."""
+    row id. The caller commits, or rolls back (and resets ``state``) on any exception.
+
+    Per entry only a dict lookup and a counter run in Python; per new row one tuple is
+    built; SQLite is called a fixed number of times per batch (tracebacks seen before cost
+    nothing), and the message index is fed by one INSERT ... SELECT over the new rows, so
+    FTS5 flushes its pending terms once per batch instead of once per row.
+    """
+    if state is None:
+        state = WriterState()
+    state.check(conn)
     if replay_check and (entries or positions):
         digest = batch_digest(entries, positions)
         if conn.execute("SELECT 1 FROM write_batches WHERE digest = ?", (digest,)).fetchone():
@@ -104,37 +143,51 @@ def write_batch(
             "INSERT INTO write_batches (digest, written_ms, entries) VALUES (?, ?, ?)",
             (digest, now_ms(), len(entries)),
         )
+    if not entries:
+        save_positions(conn, positions)
+        return WriteResult(positions=len(positions)), []
     order = sorted(range(len(entries)), key=lambda i: entries[i].timestamp_ms)
-    trace_ids = _upsert_tracebacks(conn, entries)
     current = _recent_rows(conn, entries, order, window_ms)
+    first_seq = next_seq = (conn.execute("SELECT max(seq) FROM error_logs").fetchone()[0] or 0) + 1
     row_of: list[_Row | None] = [None] * len(entries)
     new_rows: list[_Row] = []
     touched: dict[int, _Row] = {}  # stored rows this batch repeats, by seq
     repeats = 0
     counts: Counter[tuple[int, str, str]] = Counter()
+    names = _LEVEL_NAMES
     for i in order:
         e = entries[i]
+        ts = e.timestamp_ms
         row = current.get(e.content_hash)
-        if row is not None and window_ms is not None and abs(
-            e.timestamp_ms - row.last_seen_ms
-        ) <= window_ms:
+        if row is not None and window_ms is not None and abs(ts - row.last_seen_ms) <= window_ms:
             row.added += 1
-            row.last_seen_ms = max(row.last_seen_ms, e.timestamp_ms)
+            if ts > row.last_seen_ms:
+                row.last_seen_ms = ts
             repeats += 1
-            if row.seq is not None:
+            if row.entry is None:
                 touched[row.seq] = row
         else:
-            row = _Row(None, new_id(e.timestamp_ms), e.timestamp_ms, e.timestamp_ms, 1, e)
+            row = _Row(next_seq, new_id(ts), ts, ts, 1, e)
+            next_seq += 1
             new_rows.append(row)
             current[e.content_hash] = row
         row_of[i] = row
-        counts[(row.timestamp_ms - row.timestamp_ms % MINUTE_MS, e.level.name, e.source)] += 1
+        first = row.timestamp_ms
+        counts[(first - first % MINUTE_MS, names[e.level], e.source)] += 1
+    trace_ids = _upsert_tracebacks(conn, new_rows, state)
     _insert_rows(conn, new_rows, trace_ids)
-    conn.executemany(
-        "UPDATE error_logs SET repeat_count = repeat_count + ?,"
-        " last_seen_ms = max(last_seen_ms, ?) WHERE seq = ?",
-        [(r.added, r.last_seen_ms, seq) for seq, r in touched.items()],
-    )
+    if new_rows:
+        conn.execute(
+            "INSERT INTO error_logs_fts (rowid, message)"
+            " SELECT seq, message FROM error_logs WHERE seq >= ?",
+            (first_seq,),
+        )
+    if touched:
+        conn.executemany(
+            "UPDATE error_logs SET repeat_count = repeat_count + ?,"
+            " last_seen_ms = max(last_seen_ms, ?) WHERE seq = ?",
+            [(r.added, r.last_seen_ms, seq) for seq, r in touched.items()],
+        )
     conn.executemany(
         "INSERT INTO error_counts (minute_ms, level, source, count) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (minute_ms, level, source) DO UPDATE SET count = count + excluded.count",
@@ -146,27 +199,46 @@ def write_batch(
     return result, ids
 
 
-def _upsert_tracebacks(conn: sqlite3.Connection, entries: Sequence[Entry]) -> dict[str, int]:
-    """Store each distinct traceback of the batch once; map its text hash to its row id.
+def _upsert_tracebacks(
+    conn: sqlite3.Connection, rows: list[_Row], state: WriterState
+) -> dict[str, int]:
+    """Store each distinct traceback of the new rows once; map its text to its row id.
 
-    ``last_seen_ms`` is the newest first-seen time of any entry row that references it, which
-    is what lets cleanup find orphaned tracebacks without an index scan of the entries."""
-    newest: dict[str, tuple[str, int]] = {}
-    for e in entries:
-        if e.traceback:
-            key = traceback_hash(e.traceback)
-            seen = newest.get(key)
-            if seen is None or e.timestamp_ms > seen[1]:
-                newest[key] = (e.traceback, e.timestamp_ms)
+    ``last_seen_ms`` is the newest first-seen time of any entry row that references it (a
+    lower bound is safe: cleanup also checks that no row references it). Tracebacks the
+    writer has seen before cost a dict lookup; their ``last_seen_ms`` moves in one
+    executemany; only new texts are hashed and inserted."""
+    newest: dict[str, int] = {}
+    for r in rows:
+        text = r.entry.traceback  # type: ignore[union-attr]
+        if text:
+            seen = newest.get(text)
+            if seen is None or r.timestamp_ms > seen:
+                newest[text] = r.timestamp_ms
     ids: dict[str, int] = {}
-    for key, (text, ts) in newest.items():
-        ids[key] = conn.execute(
+    moved = []
+    cache = state.traces
+    for text, ts in newest.items():
+        known = cache.get(text)
+        if known is not None:
+            ids[text] = known[0]
+            if ts > known[1]:
+                moved.append((ts, known[0]))
+                cache[text] = (known[0], ts)
+            continue
+        tid, last = conn.execute(
             "INSERT INTO tracebacks (hash, text, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (hash) DO UPDATE"
             " SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)"
-            " RETURNING id",
-            (key, clean_text(text), ts, ts),
-        ).fetchone()[0]
+            " RETURNING id, last_seen_ms",
+            (traceback_hash(text), clean_text(text), ts, ts),
+        ).fetchone()
+        ids[text] = tid
+        cache[text] = (tid, last)
+    if moved:
+        conn.executemany(
+            "UPDATE tracebacks SET last_seen_ms = max(last_seen_ms, ?) WHERE id = ?", moved
+        )
     return ids
 
 
@@ -183,7 +255,7 @@ def _recent_rows(
             "SELECT seq, id, content_hash, timestamp_ms, last_seen_ms FROM error_logs"
             " WHERE last_seen_ms BETWEEN ? AND ?"
             " AND content_hash IN (SELECT value FROM json_each(?))",
-            (lo - window_ms, hi + window_ms, json.dumps(sorted(hashes))),
+            (lo - window_ms, hi + window_ms, json.dumps(list(hashes))),
         )
         for seq, id_, chash, ts, last in rows:
             known = current.get(chash)
@@ -202,32 +274,35 @@ def _clusters(
     lo = hi = first
     hashes: set[str] = set()
     for i in order:
-        ts = entries[i].timestamp_ms
+        e = entries[i]
+        ts = e.timestamp_ms
         if ts - hi > 2 * window_ms or ts - lo > _CLUSTER_SPAN_MS:
             out.append((lo, hi, hashes))
             lo, hashes = ts, set()
         hi = ts
-        hashes.add(entries[i].content_hash)
+        hashes.add(e.content_hash)
     out.append((lo, hi, hashes))
     return out
 
 
 def _insert_rows(conn: sqlite3.Connection, rows: list[_Row], trace_ids: dict[str, int]) -> None:
     params = []
+    names = _LEVEL_NAMES
     for r in rows:
         e = r.entry
         assert e is not None
-        trace_id = trace_ids[traceback_hash(e.traceback)] if e.traceback else None
+        tb = e.traceback
         params.append((
-            r.id, r.timestamp_ms, e.level.name, clean_text(e.source), clean_text(e.message),
-            trace_id, clean_text(e.request_path), clean_text(e.request_method),
-            metadata_json(e.metadata), clean_text(e.host), clean_text(e.stream),
-            e.content_hash, r.added, r.last_seen_ms,
+            r.seq, r.id, r.timestamp_ms, names[e.level], clean_text(e.source),
+            clean_text(e.message), trace_ids[tb] if tb else None,
+            clean_text(e.request_path), clean_text(e.request_method),
+            metadata_json(e.metadata) if e.metadata else None, clean_text(e.host),
+            clean_text(e.stream), e.content_hash, r.added, r.last_seen_ms,
         ))
     conn.executemany(
-        "INSERT INTO error_logs (id, timestamp_ms, level, source, message, traceback_id,"
+        "INSERT INTO error_logs (seq, id, timestamp_ms, level, source, message, traceback_id,"
         " request_path, request_method, metadata, host, stream, content_hash, repeat_count,"
-        " last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params,
     )
 

@@ -237,10 +237,42 @@ def _statements(script: str) -> list[str]:
     return out
 
 
+# 0003: the message index keeps no positions (detail=none: about half the work per row) and is
+# fed once per batch by the write path rather than per row by a trigger, which made FTS5 flush
+# its pending terms as a new segment for every row. Phrase matching becomes "has all the
+# query's trigrams", so search checks candidates with instr(); see search.py.
+V3_MESSAGE_INDEX = """
+DROP TRIGGER IF EXISTS error_logs_fts_insert;
+DROP TRIGGER IF EXISTS error_logs_fts_delete;
+DROP TRIGGER IF EXISTS error_logs_fts_update;
+DROP TABLE IF EXISTS error_logs_fts;
+CREATE VIRTUAL TABLE error_logs_fts USING fts5(
+    message, content='error_logs', content_rowid='seq', tokenize='trigram', detail='none'
+);
+CREATE TRIGGER error_logs_fts_delete AFTER DELETE ON error_logs BEGIN
+    INSERT INTO error_logs_fts (error_logs_fts, rowid, message)
+        VALUES ('delete', old.seq, old.message);
+END;
+CREATE TRIGGER error_logs_fts_update AFTER UPDATE OF message ON error_logs BEGIN
+    INSERT INTO error_logs_fts (error_logs_fts, rowid, message)
+        VALUES ('delete', old.seq, old.message);
+    INSERT INTO error_logs_fts (rowid, message) VALUES (new.seq, new.message);
+END;
+"""
+
+
+def _message_index_v3(conn: sqlite3.Connection) -> None:
+    """Rebuild the message index without positions, fed per batch (no insert trigger)."""
+    for statement in _statements(V3_MESSAGE_INDEX):
+        conn.execute(statement)
+    conn.execute("INSERT INTO error_logs_fts (error_logs_fts) VALUES ('rebuild')")
+
+
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_seed_tables", _seed_tables),
     ("0002_store_v2", _store_v2),
+    ("0003_batched_message_index", _message_index_v3),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -25,7 +25,9 @@ from tailer.store.base import LevelFilter, LogRecord, SearchResult
 from tailer.store.ingest import clean_text
 
 COUNT_CAP = 10_000  # full-text candidates counted exactly before switching plans
-SHORT_SCAN_CAP = 200_000  # newest rows a one- or two-character query examines
+SHORT_SCAN_CAP = 100_000  # newest rows a one- or two-character query pages through
+SHORT_COUNT_ROWS = 20_000  # newest rows whose matches a one- or two-character query counts
+WINDOW_BOUND_ROWS = 100_000  # a time window this small bounds the full-text lookup by seq
 MAX_COMBINATIONS = 32  # level x source index ranges merged before falling back to one scan
 _PREFIX_END = "\U0010ffff"
 # Message contains the term (ASCII case-insensitive, as trigram FTS) or a matching traceback.
@@ -129,22 +131,73 @@ def search_logs(
         return _result(conn, seqs[offset:], total, False, limit, offset, "filter")
     if len(query) < 3:
         return _short_search(conn, filters, query, limit, offset)
-    return _fts_search(conn, filters, query, limit, offset)
+    return _fts_search(conn, filters, query, limit, offset, start_ms, end_ms)
+
+
+def fts_trigrams(query: str) -> str:
+    """An FTS5 query for rows holding every trigram of ``query`` (the message index keeps no
+    positions, so it cannot match a phrase); each trigram is a quoted string."""
+    grams = dict.fromkeys(query[i : i + 3] for i in range(len(query) - 2))
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
+def matching_tracebacks(conn: sqlite3.Connection, query: str) -> str:
+    """JSON list of the ids of distinct tracebacks containing ``query`` (ASCII
+    case-insensitive, like messages): full-text candidates checked with instr."""
+    if len(query) < 3:
+        rows = conn.execute(
+            "SELECT id FROM tracebacks WHERE instr(lower(text), lower(?))", (query,)
+        )
+    else:
+        rows = conn.execute(
+            "SELECT t.id FROM tracebacks_fts AS x CROSS JOIN tracebacks AS t ON t.id = x.rowid"
+            " WHERE x.tracebacks_fts MATCH ? AND instr(lower(t.text), lower(?))",
+            (fts_phrase(query), query),
+        )
+    return json.dumps([r[0] for r in rows])
+
+
+def seq_bounds(
+    conn: sqlite3.Connection, start_ms: int | None, end_ms: int | None
+) -> tuple[int, int] | None:
+    """The seq range holding every row of a narrow time window, or None when the window is
+    wide (then bounding the full-text lookup would not pay). Rows are numbered in arrival
+    order, so a window's rows sit in a short seq range even when some arrive late; the
+    window's size is estimated first from the per-minute rollup, which costs nothing."""
+    if start_ms is None and end_ms is None:
+        return None
+    lo = -(2**62) if start_ms is None else int(start_ms)
+    hi = 2**62 if end_ms is None else int(end_ms)
+    rollup = conn.execute(
+        "SELECT sum(count) FROM error_counts WHERE minute_ms >= ? AND minute_ms < ?",
+        (lo - lo % 60_000, hi),
+    ).fetchone()[0]
+    if (rollup or 0) > WINDOW_BOUND_ROWS:
+        return None
+    first, last = conn.execute(
+        "SELECT min(seq), max(seq) FROM error_logs WHERE timestamp_ms >= ? AND timestamp_ms < ?",
+        (lo, hi),
+    ).fetchone()
+    return (0, -1) if first is None else (first, last)
 
 
 def _fts_search(
-    conn: sqlite3.Connection, filters: list[Filter], query: str, limit: int, offset: int
+    conn: sqlite3.Connection,
+    filters: list[Filter],
+    query: str,
+    limit: int,
+    offset: int,
+    start_ms: int | None,
+    end_ms: int | None,
 ) -> SearchResult:
-    phrase = fts_phrase(query)
-    trace_ids = json.dumps([
-        r[0] for r in conn.execute(
-            "SELECT rowid FROM tracebacks_fts WHERE tracebacks_fts MATCH ?", (phrase,)
-        )
-    ])
+    trace_ids = matching_tracebacks(conn, query)
+    bounds = seq_bounds(conn, start_ms, end_ms)
     hits: dict[int, int] = {}
     common = False
     for f in filters:
-        found = _capped_candidates(conn, f, phrase, trace_ids, COUNT_CAP + 1 - len(hits))
+        found = _capped_candidates(
+            conn, f, query, trace_ids, COUNT_CAP + 1 - len(hits), bounds
+        )
         hits.update(found)
         if len(hits) > COUNT_CAP:
             common = True
@@ -154,30 +207,31 @@ def _fts_search(
         ordered = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
         page = [seq for seq, _ in ordered[offset:need]]
         return _result(conn, page, len(hits), False, limit, offset, "fts")
-    if query.isascii():
-        test = _TEXT_TEST
-        params: tuple[object, ...] = (query, trace_ids)
-    else:
-        test = (
-            "(e.seq IN (SELECT rowid FROM error_logs_fts WHERE error_logs_fts MATCH ?)"
-            " OR e.traceback_id IN (SELECT value FROM json_each(?)))"
-        )
-        params = (phrase, trace_ids)
-    seqs = _merged_page(conn, filters, " AND " + test, params, need)
+    seqs = _merged_page(conn, filters, " AND " + _TEXT_TEST, (query, trace_ids), need)
     return _result(conn, seqs[offset:], COUNT_CAP, True, limit, offset, "time-scan")
 
 
 def _capped_candidates(
-    conn: sqlite3.Connection, f: Filter, phrase: str, trace_ids: str, cap: int
+    conn: sqlite3.Connection,
+    f: Filter,
+    query: str,
+    trace_ids: str,
+    cap: int,
+    bounds: tuple[int, int] | None,
 ) -> dict[int, int]:
     """Up to ``cap`` matching rows of one filter range, seq -> timestamp, driven from the
-    full-text indexes (messages, then entries of matching tracebacks)."""
+    full-text indexes (messages, then entries of matching tracebacks); message candidates
+    (rows with all the query's trigrams) are checked with instr."""
     found: dict[int, int] = {}
+    rowid_sql, rowid_params = "", ()
+    if bounds is not None:
+        rowid_sql, rowid_params = " AND x.rowid BETWEEN ? AND ?", bounds
     rows = conn.execute(
         "SELECT e.seq, e.timestamp_ms FROM error_logs_fts AS x"
         " CROSS JOIN error_logs AS e ON e.seq = x.rowid"  # FTS drives: never probe per row
-        f" WHERE x.error_logs_fts MATCH ? AND {f.sql} LIMIT ?",
-        (phrase, *f.params, cap),
+        f" WHERE x.error_logs_fts MATCH ?{rowid_sql} AND {f.sql}"
+        " AND instr(lower(e.message), lower(?)) LIMIT ?",
+        (fts_trigrams(query), *rowid_params, *f.params, query, cap),
     )
     found.update(rows)
     if len(found) < cap and trace_ids != "[]":
@@ -193,21 +247,20 @@ def _capped_candidates(
 def _short_search(
     conn: sqlite3.Connection, filters: list[Filter], query: str, limit: int, offset: int
 ) -> SearchResult:
-    """One or two characters: no trigram to look up, so test the newest SHORT_SCAN_CAP rows
-    of each range (case-insensitive for ASCII, like the full-text path)."""
-    trace_ids = json.dumps([
-        r[0] for r in conn.execute(
-            "SELECT id FROM tracebacks WHERE instr(lower(text), lower(?))", (query,)
-        )
-    ])
+    """One or two characters: no trigram to look up. The page is the first matches walking
+    each range newest first, up to SHORT_SCAN_CAP rows (the walk stops at a full page); the
+    total counts matches among the newest SHORT_COUNT_ROWS rows of each range and is flagged
+    an estimate (a lower bound) when a range holds more rows than were counted."""
+    trace_ids = matching_tracebacks(conn, query)
     test = " AND " + _TEXT_TEST
     params = (query, trace_ids)
     seqs = _merged_page(conn, filters, test, params, limit + offset, scan_cap=SHORT_SCAN_CAP)
     total, capped = 0, False
     for f in filters:
-        n, complete = _count_newest(conn, f, test, params, SHORT_SCAN_CAP)
+        n, complete = _count_newest(conn, f, test, params, SHORT_COUNT_ROWS)
         total += n
         capped = capped or not complete
+    total = max(total, len(seqs))
     return _result(conn, seqs[offset:], total, capped, limit, offset, "short-scan")
 
 

@@ -65,6 +65,7 @@ class SqliteStore:
         self.busy_timeout = busy_timeout
         self.readonly = readonly
         self._writer: sqlite3.Connection | None = None
+        self._writer_state = ingest.WriterState()
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -161,6 +162,7 @@ class SqliteStore:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
+                self._writer_state.reset()
                 if conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
@@ -220,7 +222,7 @@ class SqliteStore:
         marks = list(positions)
         with self._transaction() as conn:
             result, _ = ingest.write_batch(
-                conn, batch, marks, self.dedup_window_ms, replay_check
+                conn, batch, marks, self.dedup_window_ms, replay_check, self._writer_state
             )
         return result
 
@@ -247,7 +249,9 @@ class SqliteStore:
             metadata=dict(metadata or {}),
         )
         with self._transaction() as conn:
-            _, ids = ingest.write_batch(conn, [entry], [], self.dedup_window_ms, False)
+            _, ids = ingest.write_batch(
+                conn, [entry], [], self.dedup_window_ms, False, self._writer_state
+            )
         return ids[0]
 
     def delete_position(self, key: str) -> None:
@@ -279,7 +283,10 @@ class SqliteStore:
         if retention_days < 0:
             raise ValueError(f"retention_days must be >= 0, got {retention_days}")
         cutoff = ingest.now_ms() - int(retention_days * 86_400_000)
-        return stats.cleanup(self._transaction, cutoff, batch_size)
+        try:
+            return stats.cleanup(self._transaction, cutoff, batch_size)
+        finally:
+            self._writer_state.reset()  # orphaned tracebacks it remembered may be gone
 
     # -- reads -------------------------------------------------------------------------------
 
