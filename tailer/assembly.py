@@ -8,6 +8,7 @@ minimum is recognised and counted from its regex match alone.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tailer.correlate import Correlator
+from tailer.correlate import ACCESS, ERROR, PLAIN, Correlator
 from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
 from tailer.plugins import FAILURE_LIMIT, LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
@@ -382,10 +383,8 @@ class Assembler:
 
     def _header(self, start: _Start, line: str) -> tuple[int, Header, str] | None:
         """The header from the first parser (in trial order) that accepts the line."""
-        candidates = [start] + [
-            s for s in self._starts.values() if s.parser > start.parser
-        ]
-        for cand in candidates:
+        later = (s for s in self._starts.values() if s.parser > start.parser)
+        for cand in itertools.chain((start,), later):
             own = cand.pattern.match(line)
             if own is None:
                 continue
@@ -431,11 +430,12 @@ class Assembler:
         self.stats["lines_in_entries"] += n
         header = st.header
         if header is not None and _is_5xx(header):
-            corr.access_line(entry, first_line, out)
+            kind = ACCESS
         elif entry.level >= Level.ERROR and header is not None and header.request_error:
-            corr.request_error(entry, first_line, out)
+            kind = ERROR
         else:
-            out.append(entry)
+            kind = PLAIN
+        corr.add(entry, first_line, kind, out)
         if corr:
             corr.tick(out, n)
 

@@ -2,10 +2,14 @@
 
 uvicorn writes a request's ``500`` access line *before* its ``Exception in ASGI application``
 traceback (Starlette sends the response, then re-raises); other servers write the exception
-first. Within one stream, whichever comes first waits for the other for a few entries; the
-exception then carries the request's method and path, and the access line stays an access entry.
-A 5xx access line that no exception claims becomes an ERROR entry itself: the client got an
-error and nothing else in the log says so.
+first. Within one stream, whichever comes first waits for the other for a while; the exception
+then carries the request's method and path, and the access line stays an access entry. A 5xx
+access line that no exception claims becomes an ERROR entry itself: the client got an error and
+nothing else in the log says so.
+
+While anything waits, the entries after it wait too, in order. Entries leave in stream order,
+so a source's position can be held back to the first line of the oldest waiting entry without
+holding back over entries that were already stored: after a crash, nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -19,73 +23,87 @@ from tailer.records import Entry, Level
 #: How many lines of the same stream a 5xx line or a request exception waits for its partner.
 WINDOW = 200
 
+PLAIN, ACCESS, ERROR = 0, 1, 2
+
 
 @dataclass(slots=True)
 class Held:
     entry: Entry
     first_line: int  # absolute index of the entry's first line in its stream
-    keep: bool  # whether the entry is emitted when it leaves (min level)
-    expires: int  # entries seen in the stream when it stops waiting
+    kind: int  # PLAIN (only waits behind another), ACCESS (a 5xx line), ERROR (request error)
+    expires: int  # lines seen in the stream when it stops waiting
+    done: bool = False  # paired, expired or plain: may leave when it reaches the head
 
 
 class Correlator:
     """Per-stream holding area; pure, fed with finished entries in stream order."""
 
-    __slots__ = ("access", "errors", "min_level", "seen", "stats")
+    __slots__ = ("min_level", "queue", "seen", "stats")
 
     def __init__(self, min_level: Level, stats: dict[str, int]) -> None:
         self.min_level = min_level
         self.stats = stats  # the assembler's: what is dropped below the minimum is counted
-        self.access: deque[Held] = deque()
-        self.errors: deque[Held] = deque()
+        self.queue: deque[Held] = deque()
         self.seen = 0
 
     def __bool__(self) -> bool:
-        return bool(self.access or self.errors)
+        return bool(self.queue)
 
     def oldest_first_line(self) -> int | None:
-        firsts = [h.first_line for h in (*self.access, *self.errors)]
-        return min(firsts) if firsts else None
+        return self.queue[0].first_line if self.queue else None
+
+    def add(self, entry: Entry, first_line: int, kind: int, out: list[Entry]) -> None:
+        """A finished entry of the stream, in order."""
+        if kind == PLAIN:
+            if self.queue:
+                self.queue.append(Held(entry, first_line, PLAIN, 0, done=True))
+            else:
+                self._emit(entry, out)
+            return
+        partner = self._partner(ERROR if kind == ACCESS else ACCESS)
+        if partner is None:
+            self.queue.append(Held(entry, first_line, kind, self.seen + WINDOW))
+            return
+        held = Held(entry, first_line, kind, 0, done=True)
+        access, error = (held, partner) if kind == ACCESS else (partner, held)
+        error.entry = _with_request(error.entry, access.entry)
+        partner.done = True
+        self.queue.append(held)
+        self._release(out)
 
     def tick(self, out: list[Entry], lines: int) -> None:
         """Count lines of finished entries and release whatever waited long enough."""
         self.seen += lines
-        if self.access and self.access[0].expires <= self.seen:
-            self._expire(out)
-        if self.errors and self.errors[0].expires <= self.seen:
-            self._expire(out)
-
-    def access_line(self, entry: Entry, first_line: int, out: list[Entry]) -> None:
-        """A 5xx access line: claim a waiting exception, or wait for one."""
-        if self.errors:
-            held = self.errors.popleft()
-            out.append(_with_request(held.entry, entry))
-            self._emit_access(entry, out)
-            return
-        self.access.append(Held(entry, first_line, True, self.seen + WINDOW))
-
-    def request_error(self, entry: Entry, first_line: int, out: list[Entry]) -> None:
-        """An exception of a request: take a waiting 5xx line's request, or wait for one."""
-        if self.access:
-            # the most recent 5xx: a server logs a request's exception right after its response
-            held = self.access.pop()
-            out.append(_with_request(entry, held.entry))
-            self._emit_access(held.entry, out)
-            return
-        self.errors.append(Held(entry, first_line, True, self.seen + WINDOW))
+        if self.queue and self.queue[0].expires <= self.seen:
+            self._expire(self.seen)
+            self._release(out)
 
     def release_all(self, out: list[Entry]) -> None:
         """End of the stream (idle, end of input, shutdown): nothing waits any more."""
-        while self.access or self.errors:
-            self._expire(out, force=True)
+        self._expire(None)
+        self._release(out)
 
-    def _expire(self, out: list[Entry], force: bool = False) -> None:
-        while self.access and (force or self.access[0].expires <= self.seen):
-            self._emit_access(_as_error(self.access.popleft().entry), out)
-        while self.errors and (force or self.errors[0].expires <= self.seen):
-            out.append(self.errors.popleft().entry)
+    def _partner(self, kind: int) -> Held | None:
+        """The waiting entry of ``kind`` to pair with: the most recent 5xx line (a server logs
+        a request's exception right after its response), or the oldest request error."""
+        candidates = [h for h in self.queue if h.kind == kind and not h.done]
+        if not candidates:
+            return None
+        return candidates[-1] if kind == ACCESS else candidates[0]
 
-    def _emit_access(self, entry: Entry, out: list[Entry]) -> None:
+    def _expire(self, seen: int | None) -> None:
+        for held in self.queue:
+            if not held.done and (seen is None or held.expires <= seen):
+                held.done = True
+                if held.kind == ACCESS:
+                    held.entry = _as_error(held.entry)
+
+    def _release(self, out: list[Entry]) -> None:
+        queue = self.queue
+        while queue and queue[0].done:
+            self._emit(queue.popleft().entry, out)
+
+    def _emit(self, entry: Entry, out: list[Entry]) -> None:
         if entry.level >= self.min_level:
             out.append(entry)
         else:
