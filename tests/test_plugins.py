@@ -26,7 +26,8 @@ def example_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     info = site / "tailer_example_plugin-1.0.dist-info"
     info.mkdir(parents=True)
     (site / "tailer_example_plugin.py").write_text((DIST / "tailer_example_plugin.py").read_text())
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tailer-example-plugin\nVersion: 1.0\n")
+    metadata = "Metadata-Version: 2.1\nName: tailer-example-plugin\nVersion: 1.0\n"
+    (info / "METADATA").write_text(metadata)
     (info / "entry_points.txt").write_text("[tailer.parsers]\nexample = tailer_example_plugin\n")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv(AUTOLOAD_ENV, raising=False)
