@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tailer import hookimpl
-from tailer.parser import LINE, MESSAGE, Header, Parser, Start
+from tailer.parser import LINE, MESSAGE, NOTE, Header, Parser, Rule, Start
 from tailer.records import LEVEL_NAMES, Level
 
 LEVELS = (r"(?:CRITICAL|ERROR|WARNING|WARN|INFO|DEBUG|NOTICE|TRACE|FATAL|SEVERE|EXCEPTION"
@@ -46,10 +46,18 @@ class PlainLoggingParser(Parser):
         Start(rf"\[(?P<level>{LEVELS})\] ", MESSAGE),
         Start(rf"(?P<level>{LEVELS}) \[{LOGGER}\] ", MESSAGE),
         Start(rf"{LOGGER} - (?P<level>{LEVELS}) - ", MESSAGE),
+        # "%(levelname)s %(name)s: %(message)s"
+        Start(rf"(?P<level>{LEVELS}) {LOGGER}: ", MESSAGE),
         # warnings.showwarning: path:lineno: Category: message, then the source line
         Start(r"\S+:\d+: (?:[A-Z]\w*)?Warning: ", MESSAGE, level=Level.WARNING),
         Start(r'\{[^\n]{0,2000}?"(?:levelname|level|severity|log\.level)"\s*:\s*"'
               r'(?P<level>\w+)"', LINE),
+    )
+
+    rules: ClassVar[Sequence[Rule]] = (
+        # what Python prints after a "coroutine ... was never awaited" RuntimeWarning
+        Rule(NOTE, r"RuntimeWarning: Enable tracemalloc to get the object allocation traceback",
+             NOTE),
     )
 
     def header(self, line: str, match: re.Match[str]) -> Header | None:
@@ -64,6 +72,9 @@ class PlainLoggingParser(Parser):
         if m is not None:
             return Header(level=_level(m.group(1)), source=m.group(2) or m.group(3) or "",
                           message=m.group(4).strip())
+        m = re.match(rf"({LEVELS}) ({LOGGER}): (.*)", line)
+        if m is not None:
+            return Header(level=_level(m.group(1)), source=m.group(2), message=m.group(3))
         m = re.match(rf"({LOGGER}) - ({LEVELS}) - (.*)", line)
         if m is not None:
             return Header(level=_level(m.group(2)), source=m.group(1), message=m.group(3))

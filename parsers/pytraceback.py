@@ -27,6 +27,7 @@ EXC_TYPE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 GROUP_EXC = re.compile(r"^  \| ([A-Za-z_][\w.]*(?::.*)?)$")
 SITE = re.compile(r"(?:site|dist)-packages/|/lib/python\d+(?:\.\d+)?/")
 
+ASYNCIO_CONTEXT = r"(?:future|handle|task|protocol|transport): <"
 # Headers Python itself prints before a traceback, without any logging prefix.
 HOOK_HEADERS = (
     r"Exception in thread .+:$",
@@ -58,7 +59,10 @@ class PythonTracebackParser(Parser):
         Rule(NOTE, GROUP, BREAK),
         Rule("pyhook", TRACEBACK, "tb"),
         Rule("pyhook", GROUP, "tb"),
-        Rule("pyhook", r"(?:future|handle|task|message|exception|protocol|transport): ", "pyhook"),
+        Rule("pyhook", ASYNCIO_CONTEXT, "pyhook"),
+        # asyncio's handler logged through logging: "ERROR:asyncio:Task exception was never
+        # retrieved", then its context lines, then the traceback
+        Rule(MESSAGE, ASYNCIO_CONTEXT, MESSAGE),
         Rule("pyhook", r"[ \t]*$", "pyhook"),
         Rule("pyhook", r"[ \t]", "pyhook"),
         # an exception group after a line nobody recognised is a bare one, not a continuation

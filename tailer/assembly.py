@@ -170,6 +170,7 @@ class Assembler:
         timestamp_ms: int | None = None,
         default_level: Level = Level.INFO,
         meta: dict[str, Any] | None = None,
+        whole: bool = False,
     ) -> list[Entry]:
         """Feed lines (without newlines) of one stream; return the entries they completed.
 
@@ -186,6 +187,8 @@ class Assembler:
         if read_ms is None:
             read_ms = int(time.time() * 1000)
         ctx = (stream, read_ms, timestamp_ms, default_level, meta)
+        if whole:
+            return self._feed_whole(st, lines, ctx, out)
         if not st.done and not st.n and lines and lines[0].startswith("\ufeff"):
             lines = [lines[0][1:], *lines[1:]]  # a byte-order mark at the start of a stream
         if len(lines) >= FAST_MIN_LINES and self._skippable and default_level < self.min_level:
@@ -194,6 +197,26 @@ class Assembler:
             step = self._step
             for line in lines:
                 step(st, line, ctx, out)
+        st.last_feed = time.monotonic()
+        return out
+
+    def _feed_whole(
+        self, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]
+    ) -> list[Entry]:
+        """One complete message: every line continues its first, in the state it reaches."""
+        if st.n:
+            self._end(st, ctx[0], out)
+        self._begin(st, lines[0], self._start_match(lines[0]), ctx)
+        for line in lines[1:]:
+            matcher, targets = self._cont.get(st.state, _NO_RULES)
+            m = matcher(line) if matcher is not None else None
+            target = targets[m.lastgroup] if m is not None else ""
+            if not target:
+                start = self._start_match(line)
+                owned = self._starts[start.lastgroup].state if start is not None else ""
+                target = owned if owned in self._owner else self._fallbacks.get(st.state, "")
+            self._continue(st, line, target or st.state)
+        self._end(st, ctx[0], out)
         st.last_feed = time.monotonic()
         return out
 

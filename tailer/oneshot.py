@@ -73,7 +73,8 @@ def collect_from_systemd_journal(
                 level = PRIORITY_LEVELS[line.priority] if line.priority is not None else Level.INFO
                 out.extend(assembler.feed(line.stream, line.text.split("\n"),
                                           timestamp_ms=line.timestamp_ms, default_level=level,
-                                          meta=line.fields))
+                                          meta=line.fields,
+                                          whole=line.fields.get("transport") != "stdout"))
     out.extend(assembler.flush_all())
     _store_entries(out, db_path)
     return out

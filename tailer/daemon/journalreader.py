@@ -141,7 +141,8 @@ class JournalReader:
         self, stream: str, parts: list[str], ts: int, priority: int | None, fields: dict[str, str]
     ) -> list[Entry]:
         level = PRIORITY_LEVELS[priority] if priority is not None else Level.INFO
-        out = self.assembler.feed(stream, parts, timestamp_ms=ts, default_level=level, meta=fields)
+        out = self.assembler.feed(stream, parts, timestamp_ms=ts, default_level=level, meta=fields,
+                                  whole=fields.get("transport") != "stdout")
         self._seq += 1
         self._held.setdefault(stream, deque()).append([self._seq, stream, parts, ts, priority,
                                                        fields])
