@@ -166,10 +166,11 @@ def test_migrates_an_empty_file_and_records_migrations(tmp_path: Path) -> None:
     sqlite3.connect(path).close()
     SqliteStore(path).close()
     assert [r[0] for r in rows(path, "SELECT name FROM schema_migrations ORDER BY rowid")] == [
-        "0001_seed_tables", "0002_store_v2", "0003_batched_message_index"]
+        "0001_seed_tables", "0002_store_v2", "0003_batched_message_index",
+        "0004_window_seq_bounds"]
     assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     SqliteStore(path).close()  # idempotent
-    assert len(rows(path, "SELECT * FROM schema_migrations")) == 3
+    assert len(rows(path, "SELECT * FROM schema_migrations")) == 4
 
 
 def test_upgrades_a_seed_database_keeping_its_rows(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ import json
 import random
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -153,7 +152,7 @@ def write_batch(
     new_rows: list[_Row] = []
     touched: dict[int, _Row] = {}  # stored rows this batch repeats, by seq
     repeats = 0
-    counts: Counter[tuple[int, str, str]] = Counter()
+    counts: dict[tuple[int, str, str], list[int]] = {}  # -> [count, min seq, max seq]
     names = _LEVEL_NAMES
     for i in order:
         e = entries[i]
@@ -173,7 +172,16 @@ def write_batch(
             current[e.content_hash] = row
         row_of[i] = row
         first = row.timestamp_ms
-        counts[(first - first % MINUTE_MS, names[e.level], e.source)] += 1
+        key = (first - first % MINUTE_MS, names[e.level], e.source)
+        tally = counts.get(key)
+        if tally is None:
+            counts[key] = [1, row.seq, row.seq]
+        else:
+            tally[0] += 1
+            if row.seq < tally[1]:
+                tally[1] = row.seq
+            elif row.seq > tally[2]:
+                tally[2] = row.seq
     trace_ids = _upsert_tracebacks(conn, new_rows, state)
     _insert_rows(conn, new_rows, trace_ids)
     if new_rows:
@@ -189,9 +197,12 @@ def write_batch(
             [(r.added, r.last_seen_ms, seq) for seq, r in touched.items()],
         )
     conn.executemany(
-        "INSERT INTO error_counts (minute_ms, level, source, count) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (minute_ms, level, source) DO UPDATE SET count = count + excluded.count",
-        [(m, lv, clean_text(src), n) for (m, lv, src), n in counts.items()],
+        "INSERT INTO error_counts (minute_ms, level, source, count, min_seq, max_seq)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (minute_ms, level, source) DO UPDATE SET"
+        " count = count + excluded.count,"
+        " min_seq = min(coalesce(min_seq, excluded.min_seq), excluded.min_seq),"
+        " max_seq = max(coalesce(max_seq, excluded.max_seq), excluded.max_seq)",
+        [(m, lv, clean_text(src), n, lo, hi) for (m, lv, src), (n, lo, hi) in counts.items()],
     )
     save_positions(conn, positions)
     ids = [r.id for r in row_of if r is not None]

@@ -268,11 +268,27 @@ def _message_index_v3(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO error_logs_fts (error_logs_fts) VALUES ('rebuild')")
 
 
+def _window_seq_bounds(conn: sqlite3.Connection) -> None:
+    """Keep each rollup row's seq range, so a time window maps to the seq range that bounds
+    its full-text lookup without scanning the window's rows."""
+    conn.execute("ALTER TABLE error_counts ADD COLUMN min_seq INTEGER")
+    conn.execute("ALTER TABLE error_counts ADD COLUMN max_seq INTEGER")
+    conn.execute(
+        "UPDATE error_counts SET min_seq = g.lo, max_seq = g.hi FROM"
+        " (SELECT timestamp_ms - timestamp_ms % ? AS minute, level, source,"
+        " min(seq) AS lo, max(seq) AS hi FROM error_logs GROUP BY 1, 2, 3) AS g"
+        " WHERE g.minute = error_counts.minute_ms AND g.level = error_counts.level"
+        " AND g.source = error_counts.source",
+        (MINUTE_MS,),
+    )
+
+
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_seed_tables", _seed_tables),
     ("0002_store_v2", _store_v2),
     ("0003_batched_message_index", _message_index_v3),
+    ("0004_window_seq_bounds", _window_seq_bounds),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

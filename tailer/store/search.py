@@ -8,8 +8,8 @@ full-text candidates up to ``COUNT_CAP``: below it the count is exact; above it 
 reported as the cap with ``total_is_estimate`` (a lower bound). Terms shorter than three
 characters cannot use a trigram index and are answered by a bounded scan of the newest rows.
 
-User text is only ever a bound parameter: a quoted FTS5 phrase (``"`` doubled) or an
-``instr`` argument; it never becomes SQL, FTS syntax or a LIKE pattern.
+User text is only ever a bound parameter: quoted FTS5 strings (``"`` doubled) or a LIKE
+pattern with every wildcard escaped; it never becomes SQL, FTS syntax or a wildcard.
 """
 
 from __future__ import annotations
@@ -25,15 +25,18 @@ from tailer.store.base import LevelFilter, LogRecord, SearchResult
 from tailer.store.ingest import clean_text
 
 COUNT_CAP = 10_000  # full-text candidates counted exactly before switching plans
-SHORT_SCAN_CAP = 100_000  # newest rows a one- or two-character query pages through
-SHORT_COUNT_ROWS = 20_000  # newest rows whose matches a one- or two-character query counts
+SHORT_SCAN_CAP = 50_000  # newest rows a one- or two-character query pages through
+SHORT_COUNT_ROWS = 10_000  # newest rows whose matches a one- or two-character query counts
 WINDOW_BOUND_ROWS = 100_000  # a time window this small bounds the full-text lookup by seq
+WINDOW_MIN_CAP = 200  # in such a window, candidates beyond max(this, 1/200 of it): scan it
 MAX_COMBINATIONS = 32  # level x source index ranges merged before falling back to one scan
 _PREFIX_END = "\U0010ffff"
 # Message contains the term (ASCII case-insensitive, as trigram FTS) or a matching traceback.
+# LIKE folds ASCII case only, which is the documented matching rule; the pattern is built by
+# like_pattern() with every wildcard escaped, so user text still cannot act as syntax.
 _TEXT_TEST = (
-    "(instr(lower(e.message), lower(?))"
-    " OR e.traceback_id IN (SELECT value FROM json_each(?)))"
+    "(e.traceback_id IN (SELECT value FROM json_each(?))"
+    " OR e.message LIKE ? ESCAPE '\\')"
 )
 
 COLUMNS = (
@@ -134,6 +137,12 @@ def search_logs(
     return _fts_search(conn, filters, query, limit, offset, start_ms, end_ms)
 
 
+def like_pattern(query: str) -> str:
+    """``%query%`` with ``\\``, ``%`` and ``_`` escaped: a plain substring for LIKE ... ESCAPE."""
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def fts_trigrams(query: str) -> str:
     """An FTS5 query for rows holding every trigram of ``query`` (the message index keeps no
     positions, so it cannot match a phrase); each trigram is a quoted string."""
@@ -143,42 +152,47 @@ def fts_trigrams(query: str) -> str:
 
 def matching_tracebacks(conn: sqlite3.Connection, query: str) -> str:
     """JSON list of the ids of distinct tracebacks containing ``query`` (ASCII
-    case-insensitive, like messages): full-text candidates checked with instr."""
+    case-insensitive, like messages). The phrase index folds non-ASCII case too, so its
+    candidates are checked with LIKE unless the query is ASCII."""
     if len(query) < 3:
         rows = conn.execute(
-            "SELECT id FROM tracebacks WHERE instr(lower(text), lower(?))", (query,)
+            "SELECT id FROM tracebacks WHERE text LIKE ? ESCAPE '\\'", (like_pattern(query),)
+        )
+    elif query.isascii():
+        rows = conn.execute(
+            "SELECT rowid FROM tracebacks_fts WHERE tracebacks_fts MATCH ?", (fts_phrase(query),)
         )
     else:
         rows = conn.execute(
             "SELECT t.id FROM tracebacks_fts AS x CROSS JOIN tracebacks AS t ON t.id = x.rowid"
-            " WHERE x.tracebacks_fts MATCH ? AND instr(lower(t.text), lower(?))",
-            (fts_phrase(query), query),
+            " WHERE x.tracebacks_fts MATCH ? AND t.text LIKE ? ESCAPE '\\'",
+            (fts_phrase(query), like_pattern(query)),
         )
     return json.dumps([r[0] for r in rows])
 
 
 def seq_bounds(
     conn: sqlite3.Connection, start_ms: int | None, end_ms: int | None
-) -> tuple[int, int] | None:
-    """The seq range holding every row of a narrow time window, or None when the window is
-    wide (then bounding the full-text lookup would not pay). Rows are numbered in arrival
-    order, so a window's rows sit in a short seq range even when some arrive late; the
-    window's size is estimated first from the per-minute rollup, which costs nothing."""
+) -> tuple[int, int, int] | None:
+    """The seq range holding every row of a narrow time window and an upper bound of its
+    row count, or None when the window is wide (then bounding the full-text lookup would not
+    pay). Rows are numbered in arrival order, so a window's rows sit in a short seq range
+    even when some arrive late; the window's size is estimated first from the per-minute
+    rollup (occurrences, so never fewer than rows), which also keeps each minute's seq range,
+    so the whole answer is one small range read."""
     if start_ms is None and end_ms is None:
         return None
     lo = -(2**62) if start_ms is None else int(start_ms)
     hi = 2**62 if end_ms is None else int(end_ms)
-    rollup = conn.execute(
-        "SELECT sum(count) FROM error_counts WHERE minute_ms >= ? AND minute_ms < ?",
+    rollup, first, last = conn.execute(
+        "SELECT sum(count), min(min_seq), max(max_seq) FROM error_counts"
+        " WHERE minute_ms >= ? AND minute_ms < ?",
         (lo - lo % 60_000, hi),
-    ).fetchone()[0]
-    if (rollup or 0) > WINDOW_BOUND_ROWS:
-        return None
-    first, last = conn.execute(
-        "SELECT min(seq), max(seq) FROM error_logs WHERE timestamp_ms >= ? AND timestamp_ms < ?",
-        (lo, hi),
     ).fetchone()
-    return (0, -1) if first is None else (first, last)
+    rollup = rollup or 0
+    if rollup > WINDOW_BOUND_ROWS:
+        return None
+    return (0, -1, 0) if first is None else (first, last, rollup)
 
 
 def _fts_search(
@@ -191,15 +205,17 @@ def _fts_search(
     end_ms: int | None,
 ) -> SearchResult:
     trace_ids = matching_tracebacks(conn, query)
-    bounds = seq_bounds(conn, start_ms, end_ms)
+    window = seq_bounds(conn, start_ms, end_ms)
+    bounds, cap = None, COUNT_CAP
+    if window is not None:
+        bounds = (window[0], window[1])
+        cap = min(COUNT_CAP, max(WINDOW_MIN_CAP, window[2] // 200))
     hits: dict[int, int] = {}
     common = False
     for f in filters:
-        found = _capped_candidates(
-            conn, f, query, trace_ids, COUNT_CAP + 1 - len(hits), bounds
-        )
+        found = _capped_candidates(conn, f, query, trace_ids, cap + 1 - len(hits), bounds)
         hits.update(found)
-        if len(hits) > COUNT_CAP:
+        if len(hits) > cap:
             common = True
             break
     need = limit + offset
@@ -207,7 +223,18 @@ def _fts_search(
         ordered = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
         page = [seq for seq, _ in ordered[offset:need]]
         return _result(conn, page, len(hits), False, limit, offset, "fts")
-    seqs = _merged_page(conn, filters, " AND " + _TEXT_TEST, (query, trace_ids), need)
+    test, params = " AND " + _TEXT_TEST, (trace_ids, like_pattern(query))
+    seqs = _merged_page(conn, filters, test, params, need)
+    if window is not None:
+        # A narrow window with many hits: testing its rows counts them (up to the cap) for
+        # less than walking the full-text candidates would.
+        total = 0
+        for f in filters:
+            total += _count(conn, f, test, params, COUNT_CAP + 1 - total)
+            if total > COUNT_CAP:
+                return _result(conn, seqs[offset:], COUNT_CAP, True, limit, offset,
+                               "window-scan")
+        return _result(conn, seqs[offset:], total, False, limit, offset, "window-scan")
     return _result(conn, seqs[offset:], COUNT_CAP, True, limit, offset, "time-scan")
 
 
@@ -230,8 +257,8 @@ def _capped_candidates(
         "SELECT e.seq, e.timestamp_ms FROM error_logs_fts AS x"
         " CROSS JOIN error_logs AS e ON e.seq = x.rowid"  # FTS drives: never probe per row
         f" WHERE x.error_logs_fts MATCH ?{rowid_sql} AND {f.sql}"
-        " AND instr(lower(e.message), lower(?)) LIMIT ?",
-        (fts_trigrams(query), *rowid_params, *f.params, query, cap),
+        " AND e.message LIKE ? ESCAPE '\\' LIMIT ?",
+        (fts_trigrams(query), *rowid_params, *f.params, like_pattern(query), cap),
     )
     found.update(rows)
     if len(found) < cap and trace_ids != "[]":
@@ -253,7 +280,7 @@ def _short_search(
     an estimate (a lower bound) when a range holds more rows than were counted."""
     trace_ids = matching_tracebacks(conn, query)
     test = " AND " + _TEXT_TEST
-    params = (query, trace_ids)
+    params = (trace_ids, like_pattern(query))
     seqs = _merged_page(conn, filters, test, params, limit + offset, scan_cap=SHORT_SCAN_CAP)
     total, capped = 0, False
     for f in filters:
@@ -285,7 +312,8 @@ def _merged_page(
             params = (*f.params, *extra_params, need)
         else:
             sql = (
-                "SELECT -e.timestamp_ms, e.seq FROM (SELECT * FROM error_logs AS e"
+                "SELECT -e.timestamp_ms, e.seq FROM (SELECT e.seq, e.timestamp_ms, e.message,"
+                " e.traceback_id FROM error_logs AS e"
                 f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC LIMIT ?) AS e"
                 f" WHERE 1{extra_sql} ORDER BY e.timestamp_ms DESC LIMIT ?"
             )
@@ -295,13 +323,21 @@ def _merged_page(
 
 
 def _count(
-    conn: sqlite3.Connection, f: Filter, extra_sql: str, extra_params: tuple[object, ...]
+    conn: sqlite3.Connection,
+    f: Filter,
+    extra_sql: str,
+    extra_params: tuple[object, ...],
+    cap: int | None = None,
 ) -> int:
-    row = conn.execute(
-        f"SELECT count(*) FROM error_logs AS e WHERE {f.sql}{extra_sql}",
-        (*f.params, *extra_params),
-    ).fetchone()
-    return int(row[0])
+    """Matching rows of one range; with ``cap``, counting stops there."""
+    if cap is None:
+        sql = f"SELECT count(*) FROM error_logs AS e WHERE {f.sql}{extra_sql}"
+        params: tuple[object, ...] = (*f.params, *extra_params)
+    else:
+        sql = (f"SELECT count(*) FROM (SELECT 1 FROM error_logs AS e WHERE {f.sql}{extra_sql}"
+               " LIMIT ?)")
+        params = (*f.params, *extra_params, cap)
+    return int(conn.execute(sql, params).fetchone()[0])
 
 
 def _count_newest(
