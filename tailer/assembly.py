@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tailer.building import build_entry
 from tailer.correlate import ACCESS, ERROR, PLAIN, Correlator
 from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
 from tailer.plugins import FAILURE_LIMIT, LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
-from tailer.sanitize import clean_line
-from tailer.skipping import Scanner, keywords_for, skippable_states
+from tailer.skipping import feed_fast, keywords_for, skippable_states
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,6 @@ _NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
 _GROUP_REF = re.compile(r"\(\?P=([A-Za-z_]\w*)\)")
 #: Below this many lines a feed is read line by line; above, runs below the minimum are skipped.
 FAST_MIN_LINES = 64
-#: How far back from a candidate the fast path looks for the line that starts its entry.
-ANCHOR_LOOKBACK = 256
 _DEFAULT_RULES: dict[str, list[tuple[str, str]]] = {
     MESSAGE: [(r"[ \t]*$", MESSAGE), (r"[ \t]", MESSAGE)],
     NOTE: [(r"[ \t]*$", NOTE), (r"[ \t]", NOTE)],
@@ -192,7 +190,7 @@ class Assembler:
         if not st.done and not st.n and lines and lines[0].startswith("\ufeff"):
             lines = [lines[0][1:], *lines[1:]]  # a byte-order mark at the start of a stream
         if len(lines) >= FAST_MIN_LINES and self._skippable and default_level < self.min_level:
-            self._feed_fast(st, lines, ctx, out)
+            feed_fast(self, st, lines, ctx, out)
         else:
             step = self._step
             for line in lines:
@@ -219,58 +217,6 @@ class Assembler:
         self._end(st, ctx[0], out)
         st.last_feed = time.monotonic()
         return out
-
-    def _feed_fast(self, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]) -> None:
-        """Read lines one by one only near candidates; count the runs between them (skipping.py)."""
-        text = "\n".join(lines)
-        scanner = Scanner(text, self._keywords or [])
-        step = self._step
-        skippable = self._skippable
-        total = len(lines)
-        i = pos = 0  # next line to read, and its offset in text
-        while i < total:
-            if (st.n and st.keep) or st.state not in skippable:
-                line = lines[i]
-                step(st, line, ctx, out)
-                pos += len(line) + 1
-                i += 1
-                continue
-            hit = scanner.find(pos)
-            if hit < 0:
-                target, target_pos = total, len(text) + 1
-            else:
-                target_pos = text.rfind("\n", pos, hit) + 1 or pos
-                target = i + text.count("\n", pos, target_pos)
-            anchor, anchor_pos = self._anchor(lines, i, target, target_pos)
-            if anchor > i:
-                skipped = anchor - i
-                st.n += skipped  # lines of entries below the minimum: counted, not read
-                self.stats["lines_skipped_fast"] += skipped
-            i, pos = anchor, anchor_pos
-            while i <= target and i < total:  # the anchor's entry, then the candidate
-                line = lines[i]
-                step(st, line, ctx, out)
-                pos += len(line) + 1
-                i += 1
-
-    def _anchor(
-        self, lines: Sequence[str], low: int, target: int, target_pos: int
-    ) -> tuple[int, int]:
-        """The last line before ``target`` that starts an entry of its own: reading resumes there,
-        so the state at the candidate is exactly what reading every line would give."""
-        k, pos = target, target_pos
-        start_match = self._start_match
-        while k > low and target - k < ANCHOR_LOOKBACK:
-            k -= 1
-            line = lines[k]
-            pos -= len(line) + 1
-            if line and line[0] not in " \t":
-                m = start_match(line)
-                if m is not None and m.lastgroup not in self._prefixes:
-                    return k, pos
-        if k > low:  # no anchor within reach: read from where we are, line by line
-            return low, target_pos - sum(len(x) + 1 for x in lines[low:target])
-        return k, pos
 
     def _step(self, st: _Stream, line: str, ctx: tuple, out: list[Entry]) -> None:
         """One line: continue the unfinished entry, or end it and begin another."""
@@ -449,7 +395,7 @@ class Assembler:
             if corr:
                 corr.tick(out, n)
             return
-        entry = self._build(st, stream, n, first_line)
+        entry = build_entry(self, st, stream, n, first_line)
         self.stats["lines_in_entries"] += n
         header = st.header
         if header is not None and _is_5xx(header):
@@ -461,58 +407,6 @@ class Assembler:
         corr.add(entry, first_line, kind, out)
         if corr:
             corr.tick(out, n)
-
-    def _build(self, st: _Stream, stream: str, n: int, first_line: int) -> Entry:
-        lines = [clean_line(line, self.limits.max_line_chars) for line in st.lines]
-        metadata: dict[str, Any] = dict(st.meta) if st.meta else {}
-        metadata["line"] = first_line + 1
-        if st.dropped:
-            lines.append(f"  [... {st.dropped} lines cut by tailer ...]")
-            lines.extend(clean_line(x, self.limits.max_line_chars) for x in st.tail)
-            metadata["truncated"] = True
-            metadata["cut_lines"] = st.dropped
-            self.stats["entries_truncated"] += 1
-        header = st.header or Header()
-        level = st.level
-        message = header.message
-        source = header.source
-        if header.metadata:
-            metadata.update(header.metadata)
-        if st.body_parser >= 0:
-            body = self._body(st.body_parser, lines[st.body_at :])
-            if body is not None:
-                message = message or body.message
-                source = source or body.source
-                if header.level is None and body.level is not None:
-                    level = max(level, body.level)
-                metadata.update(body.metadata)
-        message = clean_line(message, self.limits.max_line_chars) if message else lines[0].strip()
-        source = clean_line(source, 256) if source else source
-        if header.status is not None:
-            metadata["status"] = header.status
-        ts_ms = header.timestamp_ms if header.timestamp_ms is not None else st.ts_ms
-        return Entry(
-            timestamp_ms=ts_ms,
-            level=level,
-            source=source or metadata.get("identifier", "") or "",
-            message=message,
-            traceback="\n".join(lines) if n > 1 else None,
-            request_method=header.request_method,
-            request_path=header.request_path,
-            host=header.host or metadata.pop("host", None) or self.host,
-            stream=stream,
-            lines=n,
-            metadata=metadata,
-            time_inferred=st.inferred and header.timestamp_ms is None,
-        )
-
-    def _body(self, index: int, lines: list[str]) -> Any:
-        parser = self.parsers[index]
-        try:
-            return parser.body(lines)
-        except Exception as exc:
-            self._failed(parser, exc)
-            return None
 
     # -- flushing and positions ----------------------------------------------------------
 

@@ -23,8 +23,17 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse  # type: ignore[no-redef]
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from tailer.parser import BREAK, LINE, NOTE, TEXT
-from tailer.records import LEVEL_EXACT, Level
+from tailer.records import LEVEL_EXACT, Entry, Level
+
+if TYPE_CHECKING:
+    from tailer.assembly import Assembler, _Stream
+
+#: How far back from a candidate the fast path looks for the line that starts its entry.
+ANCHOR_LOOKBACK = 256
 
 _LEADING_SPACE = ("[ \\t]", "[\\t ]", "\\s", " ", "\\t")
 _MIN_KEYWORD = 2
@@ -146,3 +155,58 @@ def _literal(pattern: str) -> str | None:
     if re.search(r"[\[\](){}*+?|^$.]", re.sub(r"\\.", "", pattern)):
         return None
     return re.sub(r"\\(.)", r"\1", pattern)
+
+
+def feed_fast(
+    asm: Assembler, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]
+) -> None:
+    """Read lines one by one only near candidates; count the runs between them."""
+    text = "\n".join(lines)
+    scanner = Scanner(text, asm._keywords or [])
+    step = asm._step
+    skippable = asm._skippable
+    total = len(lines)
+    i = pos = 0  # next line to read, and its offset in text
+    while i < total:
+        if (st.n and st.keep) or st.state not in skippable:
+            line = lines[i]
+            step(st, line, ctx, out)
+            pos += len(line) + 1
+            i += 1
+            continue
+        hit = scanner.find(pos)
+        if hit < 0:
+            target, target_pos = total, len(text) + 1
+        else:
+            target_pos = text.rfind("\n", pos, hit) + 1 or pos
+            target = i + text.count("\n", pos, target_pos)
+        anchor, anchor_pos = _anchor(asm, lines, i, target, target_pos)
+        if anchor > i:
+            skipped = anchor - i
+            st.n += skipped  # lines of entries below the minimum: counted, not read
+            asm.stats["lines_skipped_fast"] += skipped
+        i, pos = anchor, anchor_pos
+        while i <= target and i < total:  # the anchor's entry, then the candidate
+            line = lines[i]
+            step(st, line, ctx, out)
+            pos += len(line) + 1
+            i += 1
+
+def _anchor(
+    asm: Assembler, lines: Sequence[str], low: int, target: int, target_pos: int
+) -> tuple[int, int]:
+    """The last line before ``target`` that starts an entry of its own: reading resumes there,
+    so the state at the candidate is exactly what reading every line would give."""
+    k, pos = target, target_pos
+    start_match = asm._start_match
+    while k > low and target - k < ANCHOR_LOOKBACK:
+        k -= 1
+        line = lines[k]
+        pos -= len(line) + 1
+        if line and line[0] not in " \t":
+            m = start_match(line)
+            if m is not None and m.lastgroup not in asm._prefixes:
+                return k, pos
+    if k > low:  # no anchor within reach: read from where we are, line by line
+        return low, target_pos - sum(len(x) + 1 for x in lines[low:target])
+    return k, pos
