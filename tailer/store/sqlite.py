@@ -126,6 +126,9 @@ class SqliteStore:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA cache_size = -65536")
                 conn.execute("PRAGMA temp_store = MEMORY")
+                # Checkpoint every ~40 MB of WAL rather than 4 MB: index pages rewritten by
+                # many batches are then copied into the database once, not once per 4 MB.
+                conn.execute("PRAGMA wal_autocheckpoint = 10000")
             except (OSError, sqlite3.Error) as exc:
                 raise _write_error(exc, self.path) from exc
             self._writer = conn
