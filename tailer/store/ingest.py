@@ -66,9 +66,9 @@ def metadata_json(metadata: dict[str, Any]) -> str | None:
 def batch_digest(entries: Sequence[Entry], positions: Sequence[Position]) -> str:
     """Identity of a batch: what each entry says, when and where, plus the positions."""
     h = hashlib.blake2b(digest_size=16)
-    for e in entries:
-        h.update(f"{e.content_hash}|{e.timestamp_ms}|{e.host}|{e.stream}|{e.lines}\n".encode(
-            "utf-8", "surrogatepass"))
+    h.update("".join([
+        f"{e.content_hash}|{e.timestamp_ms}|{e.host}|{e.stream}|{e.lines}\n" for e in entries
+    ]).encode("utf-8", "surrogatepass"))
     for p in positions:
         h.update(repr(p).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
