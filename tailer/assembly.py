@@ -206,9 +206,7 @@ class Assembler:
             self._end(st, ctx[0], out)
         self._begin(st, lines[0], self._start_match(lines[0]), ctx)
         for line in lines[1:]:
-            matcher, targets = self._cont.get(st.state, _NO_RULES)
-            m = matcher(line) if matcher is not None else None
-            target = targets[m.lastgroup] if m is not None else ""
+            target = self._continuation(st, line)
             if not target:
                 start = self._start_match(line)
                 owned = self._starts[start.lastgroup].state if start is not None else ""
@@ -220,67 +218,63 @@ class Assembler:
 
     def _step(self, st: _Stream, line: str, ctx: tuple, out: list[Entry]) -> None:
         """One line: continue the unfinished entry, or end it and begin another."""
-        if st.n:
-            matcher, targets = self._cont.get(st.state, _NO_RULES)
-            m = matcher(line) if matcher is not None else None
-            if m is not None and (target := targets[m.lastgroup]):
-                self._continue(st, line, target)
-                return
+        if st.n and (target := self._continuation(st, line)):
+            self._continue(st, line, target)
+            return
         m = self._start_match(line)
         if m is not None and m.lastgroup in self._prefixes:
             self._step_prefixed(st, line, m, ctx, out)
             return
-        if m is None and st.n and (target := self._fallbacks.get(st.state)):
+        self._start_or_fall_back(st, line, m, ctx, out, may_join=bool(st.n))
+
+    def _continuation(self, st: _Stream, line: str) -> str:
+        """The state a line moves the unfinished entry to by a rule, or "" if no rule takes it."""
+        matcher, targets = self._cont.get(st.state, _NO_RULES)
+        m = matcher(line) if matcher is not None else None
+        return targets[m.lastgroup] if m is not None else ""
+
+    def _start_or_fall_back(
+        self, st: _Stream, line: str, m: re.Match[str] | None, ctx: tuple, out: list[Entry],
+        *, may_join: bool,
+    ) -> bool:
+        """A line no rule continued: the state's fallback takes it, or it begins an entry.
+        Returns True when it began one."""
+        if m is None and may_join and (target := self._fallbacks.get(st.state)):
             self._continue(st, line, target)
-            return
+            return False
         if st.n:
             self._end(st, ctx[0], out)
         self._begin(st, line, m, ctx)
+        return True
 
     def _step_prefixed(
         self, st: _Stream, line: str, m: re.Match[str], ctx: tuple, out: list[Entry]
     ) -> None:
-        """A syslog-style prefix: its fields become the line's context, the rest is read."""
+        """A syslog-style prefix: its fields become the line's context, the rest is read as a
+        line of its own that may continue an entry only of the same host, program and pid."""
         start = self._starts[m.lastgroup]
-        rest = line[m.end() :]
-        header = None
-        own = start.pattern.match(line)
         parser = self.parsers[start.parser]
+        own = start.pattern.match(line)
+        header = None
         try:
             header = parser.header(line, own) if own is not None else None
         except Exception as exc:
             self._failed(parser, exc)
-        if header is None:
-            rest = line  # not a prefix after all: read the whole line
-        stream, read_ms, timestamp_ms, default_level, meta = ctx
-        if header is not None:
-            meta = {**(meta or {}), **header.metadata}
-            if header.host:
-                meta["host"] = header.host
-            if header.timestamp_ms is not None:
-                timestamp_ms = header.timestamp_ms
-            if header.level is not None:
-                default_level = header.level
-        inner = (stream, read_ms, timestamp_ms, default_level, meta)
-        key = line[: m.end()].split(" ", 4)[-1] if header is not None else ""
-        key = f"{header.host}/{key}" if header is not None else ""
-        if st.n and st.prefix == key:
-            matcher, targets = self._cont.get(st.state, _NO_RULES)
-            cm = matcher(rest) if matcher is not None else None
-            if cm is not None and (target := targets[cm.lastgroup]):
-                self._continue(st, rest, target)
-                return
+        if header is None:  # not a prefix after all: read the whole line
+            rest, key, inner = line, "", ctx
+        else:
+            rest = line[m.end() :]
+            key = f"{header.host}/{line[: m.end()].split(' ', 4)[-1]}"
+            inner = _prefixed_context(ctx, header)
+        joins = bool(st.n) and st.prefix == key
+        if joins and (target := self._continuation(st, rest)):
+            self._continue(st, rest, target)
+            return
         sm = self._start_match(rest)
         if sm is not None and sm.lastgroup in self._prefixes:
             sm = None  # one prefix per line
-        target = self._fallbacks.get(st.state) if st.n and st.prefix == key else None
-        if sm is None and target:
-            self._continue(st, rest, target)
-            return
-        if st.n:
-            self._end(st, stream, out)
-        self._begin(st, rest, sm, inner)
-        st.prefix = key
+        if self._start_or_fall_back(st, rest, sm, inner, out, may_join=joins):
+            st.prefix = key
 
     def _continue(self, st: _Stream, line: str, target: str) -> None:
         st.n += 1
@@ -453,6 +447,19 @@ class Assembler:
 
 
 _NO_RULES: tuple[None, dict[str, str]] = (None, {})
+
+
+def _prefixed_context(ctx: tuple, header: Header) -> tuple:
+    """The context of the rest of a prefixed line: the prefix's fields, time and priority."""
+    stream, read_ms, timestamp_ms, default_level, meta = ctx
+    meta = {**(meta or {}), **header.metadata}
+    if header.host:
+        meta["host"] = header.host
+    if header.timestamp_ms is not None:
+        timestamp_ms = header.timestamp_ms
+    if header.level is not None:
+        default_level = header.level
+    return (stream, read_ms, timestamp_ms, default_level, meta)
 
 
 def _prefix_groups(pattern: str, key: str) -> str:
