@@ -73,14 +73,7 @@ def load_parsers(
     :param plugins: plugin objects registered after everything else (so they come first), for
       tests and embedding applications.
     """
-    if autoload is None:
-        autoload = not os.environ.get(AUTOLOAD_ENV)
-    manager = make_manager()
-    origins: dict[str, str] = {}
-    for name, plugin, origin in _discover(autoload):
-        if manager.get_plugin(name) is None and not manager.is_registered(plugin):
-            manager.register(plugin, name=name)
-            origins[name] = origin
+    manager, origins = _registered(autoload)
     for plugin in plugins:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
         manager.register(plugin, name=name)
@@ -90,11 +83,21 @@ def load_parsers(
 
 def configure(options: dict[str, object], *, autoload: bool | None = None) -> None:
     """Hand the ``[parsers]`` configuration table to every plugin (start-up only)."""
+    manager, _origins = _registered(autoload)
+    manager.hook.tailer_configure(options=options)
+
+
+def _registered(autoload: bool | None) -> tuple[pluggy.PluginManager, dict[str, str]]:
+    """A manager with the discovered plugins registered, and each plugin's origin."""
+    if autoload is None:
+        autoload = not os.environ.get(AUTOLOAD_ENV)
     manager = make_manager()
-    for name, plugin, _origin in _discover(autoload if autoload is not None else True):
+    origins: dict[str, str] = {}
+    for name, plugin, origin in _discover(autoload):
         if manager.get_plugin(name) is None and not manager.is_registered(plugin):
             manager.register(plugin, name=name)
-    manager.hook.tailer_configure(options=options)
+            origins[name] = origin
+    return manager, origins
 
 
 def _discover(autoload: bool) -> list[tuple[str, ModuleType, str]]:
