@@ -29,6 +29,13 @@ ASCTIME = re.compile(
     rf"(?=[ :|\]-]|$)[ :|\]-]*(?P<rest>.*)"
 )
 
+# header() readers, compiled once: they run for every kept entry
+WARNING_LINE = re.compile(r"\S+:\d+: (?:[A-Z]\w*)?Warning: ")
+LEVEL_FIRST = re.compile(rf"\[?({LEVELS})\]?(?::({LOGGER}|)?:|\s+\[({LOGGER})\]|\s)\s*(.*)")
+LEVEL_NAME = re.compile(rf"({LEVELS}) ({LOGGER}): (.*)")
+NAME_DASH_LEVEL = re.compile(rf"({LOGGER}) - ({LEVELS}) - (.*)")
+NAME_COLON = re.compile(rf"\[?({LOGGER})\]?:\s+(.*)")
+
 
 class PlainLoggingParser(Parser):
     name = "plain"
@@ -66,16 +73,16 @@ class PlainLoggingParser(Parser):
         m = ASCTIME.match(line)
         if m is not None:
             return _asctime(m)
-        if re.match(r"\S+:\d+: (?:[A-Z]\w*)?Warning: ", line):
+        if WARNING_LINE.match(line):
             return Header(level=Level.WARNING, source="py.warnings", message=line.strip())
-        m = re.match(rf"\[?({LEVELS})\]?(?::({LOGGER}|)?:|\s+\[({LOGGER})\]|\s)\s*(.*)", line)
+        m = LEVEL_FIRST.match(line)
         if m is not None:
             return Header(level=_level(m.group(1)), source=m.group(2) or m.group(3) or "",
                           message=m.group(4).strip())
-        m = re.match(rf"({LEVELS}) ({LOGGER}): (.*)", line)
+        m = LEVEL_NAME.match(line)
         if m is not None:
             return Header(level=_level(m.group(1)), source=m.group(2), message=m.group(3))
-        m = re.match(rf"({LOGGER}) - ({LEVELS}) - (.*)", line)
+        m = NAME_DASH_LEVEL.match(line)
         if m is not None:
             return Header(level=_level(m.group(2)), source=m.group(1), message=m.group(3))
         return None
@@ -89,7 +96,7 @@ def _asctime(m: re.Match[str]) -> Header:
     rest = m.group("rest")
     pre = (m.group("pre") or "").strip(" -|[]")
     source = ""
-    lm = re.match(rf"\[?({LOGGER})\]?:\s+(.*)", rest)
+    lm = NAME_COLON.match(rest)
     if lm is not None:  # TS LEVEL name: message
         source, rest = lm.group(1), lm.group(2)
     elif pre and re.fullmatch(LOGGER, pre):  # TS - name - LEVEL - message

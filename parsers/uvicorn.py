@@ -22,6 +22,7 @@ REQUEST = r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})'
 ACCESS = re.compile(r'(?P<client>\S+) - ' + REQUEST)
 CLF = re.compile(r'(?P<client>\S+) \S+ \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" '
                  r"(?P<status>\d{3})")
+GUNICORN = re.compile(r"\[([^\]]+)\] \[(\d+)\] \[(\w+)\] ?(.*)")
 #: Every 5xx access line contains this: the closing quote of the request, then the status.
 FIVE = ('" 5',)
 REQUEST_ERRORS = ("Exception in ASGI application", "Error handling request",
@@ -66,7 +67,7 @@ def _uvicorn(level: Level, message: str) -> Header:
 
 
 def _gunicorn(line: str) -> Header | None:
-    m = re.match(r"\[([^\]]+)\] \[(\d+)\] \[(\w+)\] ?(.*)", line)
+    m = GUNICORN.match(line)
     if m is None:
         return None
     stamp, pid, level_word, message = m.groups()
