@@ -72,27 +72,19 @@ def required_literal(pattern: str) -> str | None:
         parsed = sre_parse.parse(pattern)
     except re.error:
         return None
+    return _longest_literal(parsed) or None
+
+
+def _longest_literal(sequence: object) -> str:
+    """Longest literal run of a parsed sequence, looking into required groups too."""
     best, run = "", []
-    for op, arg in parsed:
+    for op, arg in sequence:  # type: ignore[attr-defined]
         if op is sre_parse.LITERAL:
             run.append(chr(arg))
             continue
-        best = max(best, "".join(run), key=len)
-        run = []
+        best, run = max(best, "".join(run), key=len), []
         if op is sre_parse.SUBPATTERN:  # a required group: its own literal may be longer
-            inner = required_literal_of(arg[-1])
-            best = max(best, inner, key=len)
-    best = max(best, "".join(run), key=len)
-    return best or None
-
-
-def required_literal_of(sub: object) -> str:
-    best, run = "", []
-    for op, arg in sub:  # type: ignore[attr-defined]
-        if op is sre_parse.LITERAL:
-            run.append(chr(arg))
-        else:
-            best, run = max(best, "".join(run), key=len), []
+            best = max(best, _longest_literal(arg[-1]), key=len)
     return max(best, "".join(run), key=len)
 
 
