@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 
 from tailer.assembly import Assembler
+from tailer.daemon.idle import IdleFlush
 from tailer.daemon.writer import Batch, Writer
 from tailer.records import Entry, FilePosition, Position
 from tailer.sources.files import FileSource
@@ -64,14 +65,14 @@ class FileReader:
         self.lines = 0
         self.skipped_own = 0
         self._segments: dict[str, list[list]] = {}  # stream -> [[key, n_lines], ...], oldest first
-        self._waiting: dict[str, float] = {}  # stream -> monotonic time of its last feed
+        self._idle = IdleFlush(assembler, flush_timeout, IDLE_POLL_S)
         self._own = own_output_keys()
 
     def run(self) -> None:
         try:
             while not self.stop.is_set():
                 self.beat = time.monotonic()
-                self.step(self._timeout())
+                self.step(self._idle.timeout())
             self._finish()
         finally:
             self.source.close()
@@ -97,35 +98,19 @@ class FileReader:
                 segments.append([key, len(chunk.lines)])
             touched.add(stream)
             lines += len(chunk.lines)
-        now = time.monotonic()
-        for stream in touched:
-            self._waiting[stream] = now
-        if self._waiting and min(self._waiting.values()) + self.flush_timeout <= now:
-            flushed = self.assembler.flush_idle(self.flush_timeout)
-            entries.extend(flushed)
-            touched.update(s for s, t in self._waiting.items() if t + self.flush_timeout <= now)
-            touched.update(e.stream for e in flushed)
+        entries.extend(self._idle.after_feed(touched))
         positions: list[Position] = []
         for stream in touched:
             positions.extend(self._positions(stream))
-            since = self._waiting.get(stream)
-            if since is not None and since + self.flush_timeout <= now:
-                self._waiting[stream] = now  # not flushed after all: look again later
         self.lines += lines
         if entries or positions:
             self.writer.put(Batch(entries, positions, lines))
-
-    def _timeout(self) -> float:
-        if not self._waiting:
-            return IDLE_POLL_S
-        due = min(self._waiting.values()) + self.flush_timeout - time.monotonic()
-        return min(max(due, 0.0), IDLE_POLL_S)
 
     def _positions(self, stream: str) -> list[FilePosition]:
         """Positions of the stream's files, each held back to its first pending line."""
         segments = self._segments.get(stream)
         if not segments:
-            self._waiting.pop(stream, None)
+            self._idle.waiting.pop(stream, None)
             return []
         remaining = self.assembler.pending_lines(stream)
         held: dict[str, int] = {}
@@ -141,7 +126,7 @@ class FileReader:
         kept.reverse()
         self._segments[stream] = kept
         if not kept:
-            self._waiting.pop(stream, None)
+            self._idle.waiting.pop(stream, None)
         out = []
         for key, n in held.items():
             try:

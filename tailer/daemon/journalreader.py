@@ -21,6 +21,7 @@ from collections import deque
 from typing import Any
 
 from tailer.assembly import Assembler
+from tailer.daemon.idle import IdleFlush
 from tailer.daemon.writer import Batch, Writer
 from tailer.records import PRIORITY_LEVELS, Entry, JournalPosition, Level
 from tailer.sources.journal import JournalLine
@@ -60,7 +61,7 @@ class JournalReader:
         self.lines = 0
         self.skipped_own = 0
         self._held: dict[str, deque[_Held]] = {}
-        self._waiting: dict[str, float] = {}
+        self._idle = IdleFlush(assembler, flush_timeout, IDLE_WAIT_S)
         self._seq = 0
         self._own_pids = {str(os.getpid())}
         child = getattr(source, "child_pid", None)
@@ -97,7 +98,7 @@ class JournalReader:
                 self.writer.put(Batch(self._replayed, [self._position()]))
             while not self.stop.is_set():
                 self.beat = time.monotonic()
-                self.step(self._timeout())
+                self.step(self._idle.timeout())
             self._finish()
         finally:
             self.source.close()
@@ -120,19 +121,9 @@ class JournalReader:
             n += len(parts)
             entries.extend(self._feed(line.stream, parts, line.timestamp_ms, line.priority, fields))
             touched.add(line.stream)
-        now = time.monotonic()
-        for stream in touched:
-            self._waiting[stream] = now
-        if self._waiting and min(self._waiting.values()) + self.flush_timeout <= now:
-            flushed = self.assembler.flush_idle(self.flush_timeout)
-            entries.extend(flushed)
-            touched.update(s for s, t in self._waiting.items() if t + self.flush_timeout <= now)
-            touched.update(e.stream for e in flushed)
+        entries.extend(self._idle.after_feed(touched))
         for stream in touched:
             self._trim(stream)
-            since = self._waiting.get(stream)
-            if since is not None and since + self.flush_timeout <= now:
-                self._waiting[stream] = now
         self.lines += n
         if lines or entries:
             self.writer.put(Batch(entries, [self._position()], n))
@@ -152,7 +143,7 @@ class JournalReader:
         """Forget the stream's lines that are in emitted (or skipped) entries now."""
         held = self._held.get(stream)
         if not held:
-            self._waiting.pop(stream, None)
+            self._idle.waiting.pop(stream, None)
             return
         keep = self.assembler.pending_lines(stream)
         total = sum(len(h[2]) for h in held)
@@ -167,7 +158,7 @@ class JournalReader:
                 drop = 0
         if not held:
             del self._held[stream]
-            self._waiting.pop(stream, None)
+            self._idle.waiting.pop(stream, None)
 
     def _position(self) -> JournalPosition:
         rows = sorted((h for held in self._held.values() for h in held), key=lambda h: h[0])
@@ -180,14 +171,8 @@ class JournalReader:
             )
         return JournalPosition(self.name, self.source.cursor or "", pending)
 
-    def _timeout(self) -> float:
-        if not self._waiting:
-            return IDLE_WAIT_S
-        due = min(self._waiting.values()) + self.flush_timeout - time.monotonic()
-        return min(max(due, 0.0), IDLE_WAIT_S)
-
     def _finish(self) -> None:
         entries = self.assembler.flush_all()
         self._held.clear()
-        self._waiting.clear()
+        self._idle.clear()
         self.writer.put(Batch(entries, [self._position()]))
