@@ -6,6 +6,7 @@ the store and the surfaces can pass them around without anyone mutating another 
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -152,8 +153,6 @@ def content_hash(entry: Entry) -> str:
 
 def format_timestamp(ms: int) -> str:
     """ISO 8601 UTC with milliseconds and ``Z``."""
-    import datetime as _dt
-
     moment = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 

@@ -38,13 +38,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"tailer collect: {exc}", file=sys.stderr)
         return 2
     out = sys.stdout
+    parsers = load_parsers()  # once: each file gets a fresh assembler, not a fresh plugin scan
     stored = []
     status = 0
     for path in args.files:
         collection = Collection()
         progress = _progress(path) if sys.stderr.isatty() and _size(path) > LARGE else None
         try:
-            asm = make_assembler(min_level)
+            asm = make_assembler(min_level, parsers=parsers)
             for entry in iter_file(path, since_ms=since_ms, assembler=asm,
                                    progress=progress, collection=collection):
                 out.write(_render(entry, args.json))
