@@ -28,6 +28,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tailer.collect import CollectError, Collection, iter_file, make_assembler
+    from tailer.plugins import load_parsers
     from tailer.records import Level
     from tailer.timeparse import parse_since
 
