@@ -1,10 +1,11 @@
-"""Skipping, in C, the runs of lines that can only belong to entries below the minimum level.
+"""Skipping the runs of lines that can only belong to entries below the minimum level.
 
 Under the default ERROR minimum most lines are INFO access and application lines. Instead of a
-regex match or two per line in Python, ``str.find`` over a block of text (lower-cased) finds the
-next line that contains a *keyword* of some start that could begin a kept entry: a level word at
-or above the minimum, or literal text of a start that has no level of its own ("Traceback (most
-recent call last):", ``" 5`` of a 5xx access line). The lines before it are counted, not read.
+regex match or two per line in Python, one scan of the block (``tailer._scan``, in C; one
+``str.find`` pass per keyword over the lower-cased block without it) finds the lines that contain
+a *keyword* of some start that could begin a kept entry: a level word at or above the minimum,
+or literal text of a start that has no level of its own ("Traceback (most recent call last):",
+``" 5`` of a 5xx access line). The lines between them are counted, not read.
 
 The run is exact: a line that may start a kept entry always contains a keyword, so every line
 skipped either continues an entry below the minimum or starts one; in the states such entries
@@ -15,6 +16,9 @@ candidate in exactly the state that reading every line gives.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import re
 from collections.abc import Iterable
 
@@ -28,6 +32,11 @@ from typing import TYPE_CHECKING
 
 from tailer.parser import BREAK, LINE, NOTE, TEXT
 from tailer.records import LEVEL_EXACT, Entry, Level
+
+try:
+    from tailer import _scan  # the C scanner, when it was built
+except ImportError:  # pragma: no cover - no compiler at install time
+    _scan = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from tailer.assembly import Assembler, _Stream
@@ -116,30 +125,42 @@ def skippable_states(
     return safe
 
 
-class Scanner:
-    """Next keyword hit at or after a position, each keyword's text scanned once in all."""
+def keyword_lines(lines: Sequence[str], keywords: Sequence[str]) -> list[int]:
+    """Indices of the lines that contain a keyword (ASCII case-insensitively), ascending.
 
-    __slots__ = ("keywords", "next", "text")
+    A superset is always safe (the assembler reads those lines exactly), which is what lets
+    the C scanner report any line it does not scan (non-Latin-1 text) as a hit.
+    """
+    ascii_keys = _ascii_keywords(tuple(keywords))
+    if _scan is not None and ascii_keys is not None and isinstance(lines, list):
+        return _scan.keyword_lines(lines, ascii_keys)
+    return _keyword_lines_py(lines, keywords)
 
-    def __init__(self, text: str, keywords: list[str]) -> None:
-        self.text = text.lower()
-        if len(self.text) != len(text):  # a few characters change length when lower-cased
-            self.text = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-        self.keywords = keywords
-        self.next = [-2] * len(keywords)
 
-    def find(self, pos: int) -> int:
-        """Offset of the first keyword hit at or after ``pos``; -1 when there is none."""
-        best = -1
-        text = self.text
-        nexts = self.next
-        for i, kw in enumerate(self.keywords):
-            at = nexts[i]
-            if at != -1 and at < pos:
-                at = nexts[i] = text.find(kw, pos)
-            if at != -1 and (best == -1 or at < best):
-                best = at
-        return best
+@functools.lru_cache(maxsize=64)
+def _ascii_keywords(keywords: tuple[str, ...]) -> tuple[bytes, ...] | None:
+    if not all(k.isascii() and k for k in keywords):
+        return None
+    return tuple(k.lower().encode("ascii") for k in keywords)
+
+
+def _keyword_lines_py(lines: Sequence[str], keywords: Sequence[str]) -> list[int]:
+    """The pure-Python scanner: one ``str.find`` pass per keyword over the lower-cased block."""
+    text = "\n".join(lines).lower()
+    starts = list(itertools.accumulate((len(x) + 1 for x in lines), initial=0))
+    if len(text) != starts[-1] - 1:  # a few characters change length when lower-cased
+        text = "\n".join(
+            "".join(c if len(c.lower()) != 1 else c.lower() for c in x) for x in lines
+        )
+    found: set[int] = set()
+    for kw in keywords:
+        kw = kw.lower()
+        at = text.find(kw)
+        while at != -1:
+            index = bisect.bisect_right(starts, at) - 1
+            found.add(index)
+            at = text.find(kw, starts[index + 1]) if index + 1 < len(lines) else -1
+    return sorted(found)
 
 
 def _literal(pattern: str) -> str | None:
@@ -153,52 +174,43 @@ def feed_fast(
     asm: Assembler, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]
 ) -> None:
     """Read lines one by one only near candidates; count the runs between them."""
-    text = "\n".join(lines)
-    scanner = Scanner(text, asm._keywords or [])
+    hits = keyword_lines(lines, asm._keywords or [])
     step = asm._step
     skippable = asm._skippable
     total = len(lines)
-    i = pos = 0  # next line to read, and its offset in text
+    i = h = 0  # next line to read; next candidate in hits
+    n_hits = len(hits)
     while i < total:
         if (st.n and st.keep) or st.state not in skippable:
-            line = lines[i]
-            step(st, line, ctx, out)
-            pos += len(line) + 1
+            step(st, lines[i], ctx, out)
             i += 1
             continue
-        hit = scanner.find(pos)
-        if hit < 0:
-            target, target_pos = total, len(text) + 1
-        else:
-            target_pos = text.rfind("\n", pos, hit) + 1 or pos
-            target = i + text.count("\n", pos, target_pos)
-        anchor, anchor_pos = _anchor(asm, lines, i, target, target_pos)
+        while h < n_hits and hits[h] < i:
+            h += 1
+        target = hits[h] if h < n_hits else total
+        anchor = _anchor(asm, lines, i, target)
         if anchor > i:
             skipped = anchor - i
             st.n += skipped  # lines of entries below the minimum: counted, not read
             asm.stats["lines_skipped_fast"] += skipped
-        i, pos = anchor, anchor_pos
-        while i <= target and i < total:  # the anchor's entry, then the candidate
-            line = lines[i]
-            step(st, line, ctx, out)
-            pos += len(line) + 1
+        i = anchor
+        end = min(target + 1, total)
+        while i < end:  # the anchor's entry, then the candidate
+            step(st, lines[i], ctx, out)
             i += 1
 
-def _anchor(
-    asm: Assembler, lines: Sequence[str], low: int, target: int, target_pos: int
-) -> tuple[int, int]:
+
+def _anchor(asm: Assembler, lines: Sequence[str], low: int, target: int) -> int:
     """The last line before ``target`` that starts an entry of its own: reading resumes there,
     so the state at the candidate is exactly what reading every line would give."""
-    k, pos = target, target_pos
+    k = target
     start_match = asm._start_match
+    prefixes = asm._prefixes
     while k > low and target - k < ANCHOR_LOOKBACK:
         k -= 1
         line = lines[k]
-        pos -= len(line) + 1
         if line and line[0] not in " \t":
             m = start_match(line)
-            if m is not None and m.lastgroup not in asm._prefixes:
-                return k, pos
-    if k > low:  # no anchor within reach: read from where we are, line by line
-        return low, target_pos - sum(len(x) + 1 for x in lines[low:target])
-    return k, pos
+            if m is not None and m.lastgroup not in prefixes:
+                return k
+    return low if k > low else k

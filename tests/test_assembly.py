@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tailer import skipping
 from tailer.collect import make_assembler, parse_lines
 from tailer.records import Level
 
@@ -65,18 +69,48 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
         assert "\x00" not in e.message
 
 
+SCANNERS = ["c", "python"] if skipping._scan is not None else ["python"]
+#: Text around the keywords' edges: case variants, non-ASCII letters that fold to ASCII ones.
+ODD = st.text(alphabet="eErRoOcCiItTaAlLsSkK \"5<\u0131\u212a\u017f\xdf\xe9\udcff", max_size=30)
+
+
+@contextlib.contextmanager
+def _scanner(kind: str) -> Iterator[None]:
+    saved = skipping._scan
+    if kind == "python":
+        skipping._scan = None
+    try:
+        yield
+    finally:
+        skipping._scan = saved
+
+
+@pytest.mark.parametrize("scanner", SCANNERS)
 @settings(max_examples=50, deadline=None)
-@given(st.lists(PIECES, min_size=70, max_size=400))
-def test_fast_path_gives_what_reading_every_line_gives(lines: list[str]) -> None:
-    """Big feeds skip runs below the minimum in C; the entries must be exactly the same."""
+@given(st.lists(st.one_of(PIECES, PIECES, ODD), min_size=70, max_size=400))
+def test_fast_path_gives_what_reading_every_line_gives(scanner: str, lines: list[str]) -> None:
+    """Big feeds skip runs below the minimum; the entries must be exactly the same."""
     fast = make_assembler("ERROR")
     slow = make_assembler("ERROR")
-    a = fast.feed("s", lines, read_ms=0) + fast.flush("s")
+    with _scanner(scanner):
+        a = fast.feed("s", lines, read_ms=0) + fast.flush("s")
     b = []
     for line in lines:
         b += slow.feed("s", [line], read_ms=0)
     b += slow.flush("s")
     assert [(e.lines, e.message, e.level) for e in a] == [(e.lines, e.message, e.level) for e in b]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(ODD, st.text(max_size=20)), max_size=30))
+def test_c_scanner_finds_every_line_the_python_scanner_finds(lines: list[str]) -> None:
+    """The C scanner may report more lines (any it does not scan), never fewer."""
+    keywords = ["err", "crit", "<", '" 5', "traceback (most"]
+    with _scanner("python"):
+        py = skipping.keyword_lines(lines, keywords)
+    found = skipping.keyword_lines(lines, keywords)
+    assert set(py) <= set(found)
+    assert found == sorted(set(found))
 
 
 def test_truncation_keeps_head_and_final_line() -> None:

@@ -1,0 +1,152 @@
+/* Which lines of a block contain a keyword: the one per-byte loop of the fast path, in C.
+ *
+ * tailer.skipping finds the lines that may start a kept entry by looking for keywords
+ * (ASCII, case-insensitive). In Python that is one str.find pass per keyword over the
+ * lower-cased block; here it is one pass over the lines for all keywords, with a table of the
+ * keywords' first two (folded) bytes. Optional: without a compiler, the pure-Python scanner in
+ * skipping.py gives the same answer.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define MAX_KEYWORDS 64
+
+typedef struct {
+    unsigned char fold[256];
+    unsigned char single[256];       /* one-byte keywords, by folded byte */
+    unsigned char pair[65536 / 8];   /* first two folded bytes of longer keywords */
+    const unsigned char *kw[MAX_KEYWORDS];
+    Py_ssize_t len[MAX_KEYWORDS];
+    int count;
+} Table;
+
+static int
+build(Table *t, PyObject *keywords)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(keywords);
+    if (n > MAX_KEYWORDS) {
+        PyErr_SetString(PyExc_ValueError, "too many keywords");
+        return -1;
+    }
+    for (int c = 0; c < 256; c++)
+        t->fold[c] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : (unsigned char)c;
+    memset(t->single, 0, sizeof t->single);
+    memset(t->pair, 0, sizeof t->pair);
+    t->count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyTuple_GET_ITEM(keywords, i);
+        if (!PyBytes_Check(k) || PyBytes_GET_SIZE(k) == 0) {
+            PyErr_SetString(PyExc_TypeError, "keywords must be non-empty lower-case bytes");
+            return -1;
+        }
+        const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(k);
+        Py_ssize_t len = PyBytes_GET_SIZE(k);
+        if (len == 1) {
+            t->single[t->fold[s[0]]] = 1;
+            continue;
+        }
+        unsigned int key = ((unsigned int)t->fold[s[0]] << 8) | t->fold[s[1]];
+        t->pair[key >> 3] |= (unsigned char)(1u << (key & 7));
+        t->kw[t->count] = s;
+        t->len[t->count] = len;
+        t->count++;
+    }
+    return 0;
+}
+
+/* Does the keyword match at s[i:] (case-folded)? The first two bytes are already known. */
+static inline int
+rest_matches(const Table *t, int k, const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
+{
+    Py_ssize_t len = t->len[k];
+    if (i + len > n)
+        return 0;
+    const unsigned char *kw = t->kw[k];
+    if (t->fold[s[i]] != t->fold[kw[0]] || t->fold[s[i + 1]] != t->fold[kw[1]])
+        return 0;
+    for (Py_ssize_t j = 2; j < len; j++)
+        if (t->fold[s[i + j]] != t->fold[kw[j]])
+            return 0;
+    return 1;
+}
+
+static int
+line_has_keyword(const Table *t, const unsigned char *s, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned int a = t->fold[s[i]];
+        if (t->single[a])
+            return 1;
+        if (i + 1 >= n)
+            break;
+        unsigned int key = (a << 8) | t->fold[s[i + 1]];
+        if (!(t->pair[key >> 3] & (1u << (key & 7))))
+            continue;
+        for (int k = 0; k < t->count; k++)
+            if (rest_matches(t, k, s, i, n))
+                return 1;
+    }
+    return 0;
+}
+
+static PyObject *
+keyword_lines(PyObject *self, PyObject *args)
+{
+    PyObject *lines, *keywords;
+    Py_ssize_t start = 0;
+    if (!PyArg_ParseTuple(args, "O!O!|n", &PyList_Type, &lines, &PyTuple_Type, &keywords, &start))
+        return NULL;
+    Table *t = PyMem_Malloc(sizeof(Table));
+    if (t == NULL)
+        return PyErr_NoMemory();
+    if (build(t, keywords) < 0) {
+        PyMem_Free(t);
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        PyMem_Free(t);
+        return NULL;
+    }
+    Py_ssize_t total = PyList_GET_SIZE(lines);
+    for (Py_ssize_t i = start; i < total; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i);
+        int hit;
+        /* Only one-byte-per-character strings are scanned; any other line is reported, so the
+         * caller reads it exactly: a superset of candidates is always safe. */
+        if (PyUnicode_Check(line) && PyUnicode_KIND(line) == PyUnicode_1BYTE_KIND)
+            hit = line_has_keyword(t, PyUnicode_1BYTE_DATA(line), PyUnicode_GET_LENGTH(line));
+        else
+            hit = 1;
+        if (hit) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            if (index == NULL || PyList_Append(out, index) < 0) {
+                Py_XDECREF(index);
+                Py_DECREF(out);
+                PyMem_Free(t);
+                return NULL;
+            }
+            Py_DECREF(index);
+        }
+    }
+    PyMem_Free(t);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"keyword_lines", keyword_lines, METH_VARARGS,
+     "keyword_lines(lines: list[str], keywords: tuple[bytes, ...], start: int = 0) -> list[int]\n"
+     "Indices (from start) of the lines that contain a keyword, ASCII case-insensitively."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "tailer._scan", NULL, -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__scan(void)
+{
+    return PyModule_Create(&module);
+}
