@@ -14,12 +14,25 @@
 
 typedef struct {
     unsigned char fold[256];
-    unsigned char single[256];       /* one-byte keywords, by folded byte */
-    unsigned char pair[65536 / 8];   /* first two folded bytes of longer keywords */
+    unsigned char single[256];       /* one-byte keywords, by raw byte (both cases) */
+    unsigned char pair[65536 / 8];   /* raw first two bytes (all case variants) of any keyword */
     const unsigned char *kw[MAX_KEYWORDS];
     Py_ssize_t len[MAX_KEYWORDS];
     int count;
 } Table;
+
+static inline unsigned char
+upper(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+}
+
+static inline void
+set_pair(Table *t, unsigned int a, unsigned int b)
+{
+    unsigned int key = (a << 8) | b;
+    t->pair[key >> 3] |= (unsigned char)(1u << (key & 7));
+}
 
 static int
 build(Table *t, PyObject *keywords)
@@ -42,12 +55,20 @@ build(Table *t, PyObject *keywords)
         }
         const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(k);
         Py_ssize_t len = PyBytes_GET_SIZE(k);
+        unsigned char a0 = t->fold[s[0]], a1 = upper(a0);
         if (len == 1) {
-            t->single[t->fold[s[0]]] = 1;
+            t->single[a0] = t->single[a1] = 1;
+            for (unsigned int b = 0; b < 256; b++) { /* any pair that begins with it */
+                set_pair(t, a0, b);
+                set_pair(t, a1, b);
+            }
             continue;
         }
-        unsigned int key = ((unsigned int)t->fold[s[0]] << 8) | t->fold[s[1]];
-        t->pair[key >> 3] |= (unsigned char)(1u << (key & 7));
+        unsigned char b0 = t->fold[s[1]], b1 = upper(b0);
+        set_pair(t, a0, b0);
+        set_pair(t, a0, b1);
+        set_pair(t, a1, b0);
+        set_pair(t, a1, b1);
         t->kw[t->count] = s;
         t->len[t->count] = len;
         t->count++;
@@ -74,20 +95,21 @@ rest_matches(const Table *t, int k, const unsigned char *s, Py_ssize_t i, Py_ssi
 static int
 line_has_keyword(const Table *t, const unsigned char *s, Py_ssize_t n)
 {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned int a = t->fold[s[i]];
-        if (t->single[a])
-            return 1;
-        if (i + 1 >= n)
-            break;
-        unsigned int key = (a << 8) | t->fold[s[i + 1]];
+    if (n == 0)
+        return 0;
+    /* One bit test per byte: the pair table holds every case variant of every keyword's first
+     * two bytes, and every pair that begins with a one-byte keyword. */
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        unsigned int key = ((unsigned int)s[i] << 8) | s[i + 1];
         if (!(t->pair[key >> 3] & (1u << (key & 7))))
             continue;
+        if (t->single[s[i]])
+            return 1;
         for (int k = 0; k < t->count; k++)
             if (rest_matches(t, k, s, i, n))
                 return 1;
     }
-    return 0;
+    return t->single[s[n - 1]];
 }
 
 static PyObject *
