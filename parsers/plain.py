@@ -23,9 +23,10 @@ LOGGER = r"[A-Za-z_][\w.\-]*"
 JSON_LEVEL = re.compile(r'"(?:levelname|level|severity|log\.level)"\s*:\s*"(\w+)"')
 
 # asctime first, then the level within the next few words: ``TS LEVEL name: msg``,
-# ``TS - name - LEVEL - msg``, ``TS [LEVEL] name: msg``, ``TS thread LEVEL msg``, ``TS | LEVEL |``
+# ``TS - name - LEVEL - msg``, ``TS [LEVEL] name: msg``, ``TS thread LEVEL msg``, ``TS | LEVEL |``.
+# The first level word wins (``??``): a level word in the message must not be read as the level.
 ASCTIME = re.compile(
-    rf"\[?(?P<ts>{TS})\]?[ ,|:-]+(?:(?P<pre>[^\n]{{0,80}}?)[ \[|:(-]+)?\[?(?P<level>{LEVELS})\]?"
+    rf"\[?(?P<ts>{TS})\]?[ ,|:-]+(?:(?P<pre>[^\n]{{0,80}}?)[ \[|:(-]+)??\[?(?P<level>{LEVELS})\]?"
     rf"(?=[ :|\]-]|$)[ :|\]-]*(?P<rest>.*)"
 )
 
@@ -46,7 +47,7 @@ class PlainLoggingParser(Parser):
         # the common ``TS LEVEL`` first: one cheap match for most lines of most services
         Start(rf"{TS} (?P<level>{LEVELS})\b", MESSAGE),
         Start(
-            rf"\[?{TS}\]?[ ,|:-]+(?:[^\n]{{0,80}}?[ \[|:(-]+)?\[?(?P<level>{LEVELS})\]?"
+            rf"\[?{TS}\]?[ ,|:-]+(?:[^\n]{{0,80}}?[ \[|:(-]+)??\[?(?P<level>{LEVELS})\]?"
             r"(?=[ :|\]-]|$)",
             MESSAGE,
         ),

@@ -99,17 +99,29 @@ class PythonTracebackParser(Parser):
         return describe(lines)
 
 
+SEGMENT_STARTS = ("Traceback (most recent call last)", "  + Exception Group Traceback")
+
+
 def describe(lines: Sequence[str]) -> Body | None:
-    """Exception type, final exception line and innermost frame of a traceback's lines."""
+    """Exception type, final exception line and innermost frame of a traceback's lines.
+
+    Runs once per kept traceback: one pass finds where each chained traceback starts; the
+    exception lines and the innermost frame are then read from those places, not from every
+    line.
+    """
     if lines and lines[0].startswith("Stack (most recent call last)"):
         return Body(metadata={"stack": True})
-    segment = _last_segment(lines)
-    if segment is None:
+    starts = [i for i, line in enumerate(lines) if line.startswith(SEGMENT_STARTS)]
+    if not starts:
         return None
-    seg_lines = lines[segment:]
-    grouped = seg_lines[0].lstrip().startswith("+")
-    exc_line = _exception_line(seg_lines, grouped)
-    types = [m.group(1) for line in _chain(lines) if (m := EXC_TYPE.match(line))]
+    segment = starts[-1]
+    grouped = lines[segment].startswith("  +")
+    exc_line = _exception_line(lines, segment, grouped)
+    types = []
+    for i in starts:
+        exc = _exception_line(lines, i, lines[i].startswith("  +"))
+        if exc is not None and (m := EXC_TYPE.match(exc)):
+            types.append(m.group(1))
     metadata: dict[str, object] = {}
     if exc_line is not None:
         m = EXC_TYPE.match(exc_line)
@@ -120,10 +132,9 @@ def describe(lines: Sequence[str]) -> Body | None:
         metadata["exception_chain"] = types
     if grouped:
         metadata["exception_group"] = True
-    frames = [m for line in seg_lines if (m := FRAME.match(line))]
+    innermost = _innermost_frame(lines, segment, grouped)
     source = ""
-    if frames:
-        innermost = frames[-1] if not grouped else frames[_top_frames(seg_lines, frames)]
+    if innermost is not None:
         source = module_of(innermost.group(1))
         metadata["frame"] = f"{innermost.group(1)}:{innermost.group(2)}"
         if innermost.group(3):
@@ -131,39 +142,31 @@ def describe(lines: Sequence[str]) -> Body | None:
     return Body(message=exc_line or "", source=source, level=Level.ERROR, metadata=metadata)
 
 
-def _last_segment(lines: Sequence[str]) -> int | None:
-    found = None
-    for i, line in enumerate(lines):
-        if line.startswith("Traceback (most recent call last)") or (
-            line.startswith("  + Exception Group Traceback")
-        ):
-            found = i
-    return found
-
-
-def _exception_line(seg_lines: Sequence[str], grouped: bool) -> str | None:
+def _innermost_frame(lines: Sequence[str], segment: int, grouped: bool) -> re.Match[str] | None:
+    """The last frame of the last traceback (of a group: the last at the group's own level)."""
     if grouped:
-        for line in seg_lines[1:]:
-            m = GROUP_EXC.match(line)
-            if m and not m.group(1).startswith(("Traceback", "Exception Group")):
-                return m.group(1).rstrip()
-        return None
-    for line in seg_lines[1:]:
-        if line and not line[0].isspace():
-            return line.rstrip()
+        frames = [m for line in lines[segment:] if (m := FRAME.match(line))]
+        return frames[_top_frames(lines[segment:], frames)] if frames else None
+    for i in range(len(lines) - 1, segment, -1):
+        m = FRAME.match(lines[i])
+        if m is not None:
+            return m
     return None
 
 
-def _chain(lines: Sequence[str]) -> list[str]:
-    """The exception line of each top-level traceback: the chained exceptions, oldest first."""
-    out = []
-    for i, line in enumerate(lines):
-        grouped = line.startswith("  + Exception Group Traceback")
-        if grouped or line.startswith("Traceback (most recent call last)"):
-            exc = _exception_line(lines[i:], grouped)
-            if exc is not None:
-                out.append(exc)
-    return out
+def _exception_line(lines: Sequence[str], begin: int, grouped: bool) -> str | None:
+    """The exception line of the traceback that starts at ``lines[begin]``."""
+    if grouped:
+        for i in range(begin + 1, len(lines)):
+            m = GROUP_EXC.match(lines[i])
+            if m and not m.group(1).startswith(("Traceback", "Exception Group")):
+                return m.group(1).rstrip()
+        return None
+    for i in range(begin + 1, len(lines)):
+        line = lines[i]
+        if line and not line[0].isspace():
+            return line.rstrip()
+    return None
 
 
 def _top_frames(seg_lines: Sequence[str], frames: list[re.Match[str]]) -> int:

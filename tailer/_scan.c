@@ -18,6 +18,7 @@ typedef struct {
     unsigned char pair[65536 / 8];   /* raw first two bytes (all case variants) of any keyword */
     const unsigned char *kw[MAX_KEYWORDS];
     Py_ssize_t len[MAX_KEYWORDS];
+    unsigned int head[MAX_KEYWORDS]; /* folded first two bytes */
     int count;
 } Table;
 
@@ -71,12 +72,13 @@ build(Table *t, PyObject *keywords)
         set_pair(t, a1, b1);
         t->kw[t->count] = s;
         t->len[t->count] = len;
+        t->head[t->count] = ((unsigned int)a0 << 8) | b0;
         t->count++;
     }
     return 0;
 }
 
-/* Does the keyword match at s[i:] (case-folded)? The first two bytes are already known. */
+/* Does the keyword match at s[i:] (case-folded)? Its first two bytes are known to match. */
 static inline int
 rest_matches(const Table *t, int k, const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
 {
@@ -84,8 +86,6 @@ rest_matches(const Table *t, int k, const unsigned char *s, Py_ssize_t i, Py_ssi
     if (i + len > n)
         return 0;
     const unsigned char *kw = t->kw[k];
-    if (t->fold[s[i]] != t->fold[kw[0]] || t->fold[s[i + 1]] != t->fold[kw[1]])
-        return 0;
     for (Py_ssize_t j = 2; j < len; j++)
         if (t->fold[s[i + j]] != t->fold[kw[j]])
             return 0;
@@ -105,8 +105,9 @@ line_has_keyword(const Table *t, const unsigned char *s, Py_ssize_t n)
             continue;
         if (t->single[s[i]])
             return 1;
+        unsigned int head = ((unsigned int)t->fold[s[i]] << 8) | t->fold[s[i + 1]];
         for (int k = 0; k < t->count; k++)
-            if (rest_matches(t, k, s, i, n))
+            if (t->head[k] == head && rest_matches(t, k, s, i, n))
                 return 1;
     }
     return t->single[s[n - 1]];

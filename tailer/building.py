@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tailer.parser import Header
 from tailer.records import Entry
-from tailer.sanitize import clean_line
+from tailer.sanitize import clean_line, clean_lines
 
 if TYPE_CHECKING:
     from tailer.assembly import Assembler, _Stream
@@ -18,12 +18,16 @@ if TYPE_CHECKING:
 
 def build_entry(asm: Assembler, st: _Stream, stream: str, n: int, first_line: int) -> Entry:
     """The entry of a finished stream state: sanitised text, header, body and metadata."""
-    lines = [clean_line(line, asm.limits.max_line_chars) for line in st.lines]
+    lines, text = clean_lines(st.lines, asm.limits.max_line_chars)
     metadata: dict[str, Any] = dict(st.meta) if st.meta else {}
     metadata["line"] = first_line + 1
     if st.dropped:
-        lines.append(f"  [... {st.dropped} lines cut by tailer ...]")
-        lines.extend(clean_line(x, asm.limits.max_line_chars) for x in st.tail)
+        lines = [
+            *lines,
+            f"  [... {st.dropped} lines cut by tailer ...]",
+            *(clean_line(x, asm.limits.max_line_chars) for x in st.tail),
+        ]
+        text = "\n".join(lines)
         metadata["truncated"] = True
         metadata["cut_lines"] = st.dropped
         asm.stats["entries_truncated"] += 1
@@ -51,7 +55,7 @@ def build_entry(asm: Assembler, st: _Stream, stream: str, n: int, first_line: in
         level=level,
         source=source or metadata.get("identifier", "") or "",
         message=message,
-        traceback="\n".join(lines) if n > 1 else None,
+        traceback=text if n > 1 else None,
         request_method=header.request_method,
         request_path=header.request_path,
         host=header.host or metadata.pop("host", None) or asm.host,

@@ -5,6 +5,7 @@ Files are read in large blocks and split in bulk; the only per-line work is the 
 
 from __future__ import annotations
 
+import codecs
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field
 from tailer.assembly import Assembler, Limits
 from tailer.plugins import LoadedParser, load_parsers
 from tailer.records import Entry, Level
-from tailer.sanitize import decode
 
 BLOCK = 1 << 20
 
@@ -93,33 +93,38 @@ def iter_file(
     try:
         size = _size(handle)
         read_ms = int(time.time() * 1000)
-        carry = b""
+        decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        buffer = bytearray(BLOCK)  # one buffer for every block: no fresh pages per read
+        view = memoryview(buffer)
+        carry = ""
         first = True
         while True:
             try:
-                block = handle.read(BLOCK)
+                n = handle.readinto(buffer)
             except OSError as exc:
                 raise CollectError(f"cannot read {stream}: {exc.strerror or exc}") from exc
-            if not block:
+            if not n:
                 break
-            coll.bytes += len(block)
-            block = carry + block
-            cut = block.rfind(b"\n")
-            if cut < 0:
-                carry = block
+            coll.bytes += n
+            # the decoder keeps a character cut at the block's end for the next block
+            lines = decoder.decode(view[:n]).split("\n")
+            lines[0] = carry + lines[0]
+            carry = lines.pop()
+            if not lines:
                 continue
-            carry = block[cut + 1 :]
-            lines = decode(block[:cut]).split("\n")
-            if first and lines and lines[0].startswith("\ufeff"):
+            if first and lines[0].startswith("\ufeff"):
                 lines[0] = lines[0][1:]
             first = False
             coll.lines += len(lines)
             yield from _since(asm.feed(stream, lines, read_ms=read_ms), since_ms, coll)
             if progress is not None:
                 progress(coll.bytes, size)
+        carry += decoder.decode(b"", final=True)
         if carry:
+            if first and carry.startswith("\ufeff"):
+                carry = carry[1:]
             coll.lines += 1
-            yield from _since(asm.feed(stream, [decode(carry)], read_ms=read_ms), since_ms, coll)
+            yield from _since(asm.feed(stream, [carry], read_ms=read_ms), since_ms, coll)
         yield from _since(asm.flush(stream), since_ms, coll)
         coll.stats = dict(asm.stats)
     finally:

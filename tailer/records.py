@@ -131,12 +131,16 @@ class Entry:
         }
 
 
+#: Built once: ``json.dumps`` with options builds an encoder per call, per kept entry.
+_HASH_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def content_hash(entry: Entry) -> str:
     """Hash what the entry says, canonically serialised; never the time or where it was read.
 
     Host and stream are left out on purpose: the same error from two hosts is the same content.
     """
-    payload = json.dumps(
+    payload = _HASH_JSON.encode(
         [
             entry.level.name,
             entry.source,
@@ -144,9 +148,7 @@ def content_hash(entry: Entry) -> str:
             entry.traceback,
             entry.request_method,
             entry.request_path,
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        ]
     )
     return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 

@@ -26,6 +26,32 @@ def clean_line(line: str, max_chars: int) -> str:
     return line
 
 
+def clean_lines(lines: list[str], max_chars: int) -> tuple[list[str], str]:
+    """Clean every line of an entry; also return them joined with newlines.
+
+    Nearly every entry is already clean: one check of the joined text (C speed) proves it, so
+    only entries with something to fix pay for :func:`clean_line` line by line.
+    """
+    joined = "\n".join(lines)
+    if max(map(len, lines), default=0) <= max_chars and "\r" not in joined and (
+        "\x00" not in joined
+    ):
+        if joined.isascii():
+            return lines, joined
+        if "\ufeff" not in joined and _encodes(joined):
+            return lines, joined
+    cleaned = [clean_line(line, max_chars) for line in lines]
+    return cleaned, "\n".join(cleaned)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _replace_surrogates(line: str) -> str:
     """Bytes that were not UTF-8 (escaped by the source) become U+FFFD, as does any other
     lone surrogate a broken producer wrote."""

@@ -143,6 +143,24 @@ def test_crlf_bom_nul_and_invalid_utf8() -> None:
     assert e.level is Level.ERROR
 
 
+@pytest.mark.parametrize(
+    ("line", "level", "source", "message"),
+    [
+        ("2026-02-04 12:00:00,002 ERROR app.x: retry WARNING limit hit", "ERROR", "app.x",
+         "retry WARNING limit hit"),
+        ("2026-02-04 12:00:00,002 INFO app.x: saw ERROR in reply", "INFO", "app.x",
+         "saw ERROR in reply"),
+        ("2026-02-04 12:00:00,002 - app.x - ERROR - failed INFO push", "ERROR", "app.x",
+         "failed INFO push"),
+        ("2026-02-04 12:00:00,002 [worker-1] ERROR app.x: boom", "ERROR", "app.x", "boom"),
+    ],
+)
+def test_first_level_word_is_the_level(line: str, level: str, source: str, message: str) -> None:
+    """A level word inside the message never becomes the entry's level."""
+    [entry] = parse_lines([line], min_level="DEBUG")
+    assert (entry.level.name, entry.source, entry.message) == (level, source, message)
+
+
 def test_min_level_filters_and_synonyms() -> None:
     lines = ["2026-01-01 10:00:00 WARN app: w", "2026-01-01 10:00:01 FATAL app: f",
              "2026-01-01 10:00:02 SEVERE app: s", "2026-01-01 10:00:03 INFO app: i"]

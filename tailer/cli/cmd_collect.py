@@ -67,9 +67,12 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # built once, not per printed entry
+
+
 def _render(entry: Any, as_json: bool) -> str:
     if as_json:
-        return json.dumps(entry.to_dict(), ensure_ascii=False) + "\n"
+        return _JSON.encode(entry.to_dict()) + "\n"
     d = entry.to_dict()
     where = f" {entry.request_method} {entry.request_path}" if entry.request_method else ""
     head = f"{d['timestamp']} {entry.level.name:<8} {entry.source or '-'}{where}: {entry.message}"
