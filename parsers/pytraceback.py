@@ -116,12 +116,9 @@ def describe(lines: Sequence[str]) -> Body | None:
         return None
     segment = starts[-1]
     grouped = lines[segment].startswith("  +")
-    exc_line = _exception_line(lines, segment, grouped)
-    types = []
-    for i in starts:
-        exc = _exception_line(lines, i, lines[i].startswith("  +"))
-        if exc is not None and (m := EXC_TYPE.match(exc)):
-            types.append(m.group(1))
+    exc_lines = [_exception_line(lines, i, lines[i].startswith("  +")) for i in starts]
+    exc_line = exc_lines[-1]
+    types = [m.group(1) for exc in exc_lines if exc is not None and (m := EXC_TYPE.match(exc))]
     metadata: dict[str, object] = {}
     if exc_line is not None:
         m = EXC_TYPE.match(exc_line)

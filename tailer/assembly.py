@@ -19,6 +19,7 @@ from typing import Any
 
 from tailer.building import build_entry
 from tailer.correlate import ACCESS, ERROR, PLAIN, Correlator
+from tailer.dispatch import dispatch
 from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
 from tailer.plugins import FAILURE_LIMIT, LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
@@ -112,7 +113,7 @@ class Assembler:
             lp.parser for lp in self.loaded if lp.parser.name not in self.disabled
         ]
         self._starts: dict[str, _Start] = {}
-        alternatives: list[str] = []
+        alternatives: list[tuple[str, str]] = []
         for index, parser in enumerate(self.parsers):
             for start in parser.starts:
                 key = f"s{len(self._starts)}"
@@ -121,8 +122,10 @@ class Assembler:
                     index, start.state, f"{key}_level" if has_level else None,
                     re.compile(start.pattern), start.level, start.prefix, start.keywords,
                 )
-                alternatives.append(f"(?P<{key}>{_prefix_groups(start.pattern, key)})")
-        self._start_match = re.compile("|".join(alternatives) or "(?!)").match
+                alternatives.append(
+                    (f"(?P<{key}>{_prefix_groups(start.pattern, key)})", start.pattern)
+                )
+        self._start_match = dispatch(alternatives)
         self._prefixes = {key for key, start in self._starts.items() if start.prefix}
         self._owner: dict[str, int] = {}
         rules: dict[str, list[tuple[str, str]]] = {}

@@ -153,10 +153,22 @@ def content_hash(entry: Entry) -> str:
     return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+_last_second: tuple[int, str] = (0, "1970-01-01T00:00:00.")
+
+
 def format_timestamp(ms: int) -> str:
-    """ISO 8601 UTC with milliseconds and ``Z``."""
-    moment = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """ISO 8601 UTC with milliseconds and ``Z``.
+
+    Entries come in time order, many within one second: that second's text is kept (one
+    tuple, so threads never see a second paired with another's text).
+    """
+    second, milli = divmod(ms, 1000)
+    global _last_second
+    cached = _last_second
+    if cached[0] != second:
+        moment = _dt.datetime.fromtimestamp(second, tz=_dt.UTC)
+        cached = _last_second = (second, moment.strftime("%Y-%m-%dT%H:%M:%S."))
+    return f"{cached[1]}{milli:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)
