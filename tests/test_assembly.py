@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tailer import skipping
+from tailer.assembly import _prefix_groups
 from tailer.collect import make_assembler, parse_lines
+from tailer.dispatch import first_chars
 from tailer.records import Level
 
 TRACEBACK = [
@@ -207,3 +210,38 @@ def test_exception_before_its_access_line_gets_the_request() -> None:
              "ValueError: v", '127.0.0.1:1 - "POST /orders HTTP/1.1" 500']
     (e,) = parse_lines(lines)
     assert (e.request_method, e.request_path, e.metadata["status"]) == ("POST", "/orders", 500)
+
+
+WORDISH = st.from_regex(r"[ \t\[{<]?\w{0,8}[:\- ]", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(PIECES, ODD, st.text(max_size=60), WORDISH))
+def test_first_character_dispatch_matches_as_the_whole_alternation(line: str) -> None:
+    """Matching only the starts a first character admits gives the whole alternation's match."""
+    asm = make_assembler("ERROR")
+    whole = re.compile(
+        "|".join(f"(?P<{k}>{_prefix_groups(s.pattern.pattern, k)})" for k, s in asm._starts.items())
+    ).match
+    expected, got = whole(line), asm._start_match(line)
+    assert (got and (got.lastgroup, got.end())) == (
+        expected and (expected.lastgroup, expected.end())
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "chars"),
+    [
+        (r"Traceback \(", "T"),
+        (r"[ \t]*\+ x", " \t+"),
+        (r"\d{4}-", "0123456789"),
+        (r"(?:<\d>)?[A-C]x", "<ABC"),
+        (r"(?P<level>ERROR|INFO):", "EI"),
+        (r"a?b", "ab"),
+        (r"(?i)error", None),
+        (r".x", None),
+        (r"x*", None),
+    ],
+)
+def test_first_chars(pattern: str, chars: str | None) -> None:
+    assert first_chars(pattern) == (None if chars is None else frozenset(chars))
