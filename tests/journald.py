@@ -23,7 +23,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -45,6 +45,21 @@ for line in sys.stdin.buffer:
 c.shutdown(socket.SHUT_WR)
 c.recv(1)
 c.close()
+"""
+
+# A service's process as systemd starts it with StandardOutput=journal: it connects to the
+# stdout socket itself, sends the header, puts the connection on fds 1 and 2 and execs the
+# service, so _PID is the service's own and stdout and stderr are one stream, in write order.
+_EXEC_CHILD = r"""
+import os, socket, sys
+path, header, argv = sys.argv[1], sys.argv[2].encode(), sys.argv[3:]
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect(path)
+c.sendall(header)
+c.shutdown(socket.SHUT_RD)
+os.dup2(c.fileno(), 1)
+os.dup2(c.fileno(), 2)
+os.execvp(argv[0], argv)
 """
 
 
@@ -180,6 +195,15 @@ class Journald:
         """A real process connected to the stdout socket, like a service's stdout."""
         self.ensure_running()
         return StreamWriter(self.stdout_path, identifier, unit, priority)
+
+    def service_command(
+        self, argv: Sequence[str], identifier: str, *, unit: str = "", priority: int = 6
+    ) -> list[str]:
+        """``argv`` wrapped so that its stdout and stderr go to this namespace as a service's
+        do under systemd (``StandardOutput=journal``); run it with ``subprocess.Popen``."""
+        self.ensure_running()
+        header = f"{identifier}\n{unit}\n{priority}\n0\n0\n0\n0\n"
+        return [sys.executable, "-c", _EXEC_CHILD, self.stdout_path, header, *argv]
 
     def write_stream(
         self, lines: Iterable[str], identifier: str = "app", *, unit: str = "", priority: int = 6
