@@ -1,0 +1,40 @@
+"""The entry record's content hash: what stores dedup on and users group by across hosts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tailer.records import Entry, Level, format_timestamp
+
+TEXT = (
+    'Traceback (most recent call last):\n  File "/app/a.py", line 1, in f\n'
+    'ValueError: bad "x" \u00e9'
+)
+
+
+def _entry(**changes: object) -> Entry:
+    base = Entry(
+        timestamp_ms=1_764_288_000_123, level=Level.ERROR, source="app.api",
+        message='ValueError: bad "x"', traceback=TEXT, request_method="GET", host="web-1",
+        stream="/var/log/app.log",
+    )
+    return dataclasses.replace(base, content_hash="", **changes)
+
+
+def test_content_hash_is_pinned_across_versions() -> None:
+    """The value stored by earlier versions: a change here splits every stored repeat count."""
+    assert _entry().content_hash == "bc4c58cb138c76d1dfe6254b1bbcc881"
+
+
+def test_content_hash_ignores_time_host_and_stream_but_not_content() -> None:
+    same = _entry(timestamp_ms=5, host="web-2", stream="journal:app.service")
+    assert same.content_hash == _entry().content_hash
+    assert _entry(message="other").content_hash != _entry().content_hash
+    assert _entry(request_path="/x").content_hash != _entry().content_hash
+    assert _entry(source="").content_hash != _entry(source="", request_method=None).content_hash
+
+
+def test_format_timestamp_is_iso_utc_with_milliseconds() -> None:
+    assert format_timestamp(1_764_288_000_123) == "2025-11-28T00:00:00.123Z"
+    assert format_timestamp(1_764_288_001_000) == "2025-11-28T00:00:01.000Z"
+    assert format_timestamp(-1) == "1969-12-31T23:59:59.999Z"
