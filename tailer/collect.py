@@ -15,7 +15,7 @@ from tailer.assembly import Assembler, Limits
 from tailer.plugins import LoadedParser, load_parsers
 from tailer.records import Entry, Level
 
-BLOCK = 1 << 20
+BLOCK = 1 << 16  # below malloc's mmap threshold: a bigger block's text costs page faults
 
 
 class CollectError(Exception):

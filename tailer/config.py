@@ -67,7 +67,7 @@ class LimitsConfig:
 
     queue_batches: int = 8  # reader -> writer batches in flight (backpressure)
     batch_entries: int = 20_000  # most entries per store transaction
-    read_size: int = 1 << 20  # bytes per file read
+    read_size: int = 1 << 16  # bytes per file read: below malloc's mmap threshold (no page faults)
     max_line_bytes: int = 1 << 20
     journal_batch: int = 5000  # journal entries per read
     max_entry_lines: int = 1000

@@ -52,7 +52,7 @@ STAT_NAMES = (
     "overflows",
     "positions_clamped",
 )
-BLOCKS_PER_POLL = 16  # per file and poll, so one busy file cannot starve the others
+BLOCKS_PER_POLL = 256  # per file and poll (16 MiB), so one busy file cannot starve the others
 END_SEARCH = 65_536  # how far back "start at end" looks for the last complete line
 KNOWN_LIMIT = 10_000  # positions of closed files remembered to recognise them again
 FINISHED_LIMIT = 256  # closed files whose positions can still be asked for by key
@@ -97,7 +97,7 @@ class FileSource:
         rescan_interval: float = 10.0,
         use_polling: bool = False,
         max_line_bytes: int = 1_048_576,
-        read_size: int = 1 << 20,
+        read_size: int = 1 << 16,
         flush_unterminated_at_close: bool = False,
         rotate_wait: float = 5.0,
     ) -> None:
