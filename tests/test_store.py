@@ -167,10 +167,10 @@ def test_migrates_an_empty_file_and_records_migrations(tmp_path: Path) -> None:
     SqliteStore(path).close()
     assert [r[0] for r in rows(path, "SELECT name FROM schema_migrations ORDER BY rowid")] == [
         "0001_seed_tables", "0002_store_v2", "0003_batched_message_index",
-        "0004_window_seq_bounds"]
+        "0004_window_seq_bounds", "0005_sequence_ids"]
     assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     SqliteStore(path).close()  # idempotent
-    assert len(rows(path, "SELECT * FROM schema_migrations")) == 4
+    assert len(rows(path, "SELECT * FROM schema_migrations")) == 5
 
 
 def test_upgrades_a_seed_database_keeping_its_rows(tmp_path: Path) -> None:
@@ -241,3 +241,85 @@ def test_open_store_returns_a_store_following_the_protocol(tmp_path: Path) -> No
 
     with open_store(tmp_path / "o.db") as s:
         assert isinstance(s, Store)
+
+
+def dump(path: Path) -> tuple[list[tuple], list[tuple]]:
+    return (rows(path, "SELECT seq, timestamp_ms, last_seen_ms, repeat_count, content_hash"
+                       " FROM error_logs ORDER BY seq"),
+            rows(path, "SELECT * FROM error_counts ORDER BY 1, 2, 3"))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_writer_memory_dedups_exactly_as_the_stored_rows_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The writer's memory of recent rows (no dedup query while batches come in time order)
+    gives the same rows, counts and rollup as reading the stored rows for every batch, for
+    batches in order, overlapping, late and far apart; also when it forgets old rows often."""
+    import random
+
+    from tailer.store.ingest import WriterState
+
+    if seed % 2:
+        monkeypatch.setattr(WriterState, "RECENT_PRUNE_AT", 5)
+    rnd = random.Random(seed)
+    batches, t = [], NOW - 3_600_000
+    for _ in range(120):
+        kind = rnd.random()
+        if kind < 0.15:
+            t -= rnd.randint(0, 5_000)  # a late batch, or one overlapping the last
+        elif kind < 0.25:
+            t += rnd.randint(2_000, 120_000)  # a gap
+        batch = []
+        for _ in range(rnd.randint(1, 40)):
+            t += rnd.choice((0, 0, 50, 300, 900, 1100, 2500))
+            batch.append(entry(t + rnd.randint(-1500, 0), message=f"m{rnd.randint(0, 6)}",
+                               source=rnd.choice(("a", "b"))))
+        batches.append(batch)
+    with SqliteStore(tmp_path / "m.db") as remembering, \
+            SqliteStore(tmp_path / "q.db") as reading:
+        for batch in batches:
+            reading._writer_state.forget_recent()
+            assert remembering.write(batch, []) == reading.write(batch, [])
+        assert remembering._writer_state.recent  # it was used
+    assert dump(tmp_path / "m.db") == dump(tmp_path / "q.db")
+
+
+def test_a_late_entry_repeats_the_row_it_is_close_to(store: SqliteStore) -> None:
+    """A row last seen long before the newest one with the same content still takes a late
+    entry within its window (the writer's memory holds only the newest row per hash)."""
+    t0 = NOW - 60_000
+    assert store.write([entry(t0)], []).inserted == 1
+    assert store.write([entry(t0 + 5000)], []).inserted == 1
+    late = store.write([entry(t0 + 500)], [])
+    assert (late.inserted, late.repeats) == (0, 1)
+    assert rows(store.path, "SELECT repeat_count, last_seen_ms FROM error_logs ORDER BY seq") == [
+        (2, t0 + 500), (1, t0 + 5000)]
+
+
+def test_writer_memory_is_dropped_when_another_connection_writes(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    with SqliteStore(path) as s:
+        s.write([entry(NOW - 5000)], [])
+        with SqliteStore(path) as other:  # e.g. a second collector on the same file
+            assert other.write([entry(NOW - 4500)], []).repeats == 1
+        assert s.write([entry(NOW - 4000)], []).repeats == 1
+    assert rows(path, "SELECT repeat_count, last_seen_ms FROM error_logs") == [(3, NOW - 4000)]
+
+
+def test_ids_are_uuids_derived_from_seq_and_never_reused(tmp_path: Path) -> None:
+    import uuid
+
+    with SqliteStore(tmp_path / "i.db") as s:
+        first = s.store_log_entry("error", "app", "one")
+        second = s.store_log_entry("error", "app", "two")
+        assert uuid.UUID(first).version == 8 and first[:24] == second[:24] != first
+        assert int(second[24:], 16) == int(first[24:], 16) + 1
+        assert s.get_log(second).message == "two"  # type: ignore[union-attr]
+        assert s.get_log(first[:24] + "f" * 12) is None and s.get_log("x") is None
+        time.sleep(0.01)  # cleanup(0) takes rows stamped before now
+        assert s.cleanup_old_logs(0).deleted_logs == 2  # the newest rows go too
+        third = s.store_log_entry("error", "app", "three")
+        assert third not in (first, second) and s.get_log(first) is None
+    with SqliteStore(tmp_path / "j.db") as other:
+        assert other.store_log_entry("error", "app", "one")[:24] != first[:24]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tailer.records import Entry, Level
-from tailer.store import SqliteStore, schema, search
+from tailer.store import SqliteStore, ingest, schema, search
 
 NOW = int(time.time() * 1000)
 TB = 'Traceback (most recent call last):\n  File "app.py", line 3, in f\nKeyError: \'user_id\''
@@ -51,7 +51,8 @@ def test_v2_file_with_data_is_upgraded_in_place(tmp_path: Path, monkeypatch) -> 
     with SqliteStore(path) as store:
         conn = store._write_conn()
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
-        assert names[-2:] == ["0003_batched_message_index", "0004_window_seq_bounds"]
+        assert names[2:] == ["0003_batched_message_index", "0004_window_seq_bounds",
+                             "0005_sequence_ids"]
         assert store.search_logs().total == 300
         assert [r.message for r in store.search_logs("needle").results] == [
             "old failure 207 needle", "old failure 107 needle", "old failure 7 needle"]
@@ -102,3 +103,46 @@ def test_window_plans_agree_with_the_unbounded_answer(tmp_path: Path) -> None:
             assert [r.message for r in got.results] == [e.message for e in want[:20]]
         assert store.search_logs("common", start_ms=start).plan == "window-scan"
         assert store.search_logs("rare", start_ms=start).plan == "fts"
+
+
+def test_v4_file_keeps_its_ids_and_numbers_new_rows_after_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0005: stored rows keep the ids they were given (found by ``get_log``), new rows get
+    ids derived from their seq, and the message index (keyed by seq) stays valid."""
+    path = tmp_path / "v4.db"
+    make_v2_database(path, monkeypatch)
+    conn = sqlite3.connect(path, isolation_level=None)
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:4])
+        m.setattr(schema, "SCHEMA_VERSION", 4)
+        assert schema.migrate(conn)[-1] == "0004_window_seq_bounds"
+    v4_id = ingest.new_id(NOW - 30_000)  # what the v4 write path gave a row
+    conn.execute(
+        "INSERT INTO error_logs (seq, id, timestamp_ms, level, source, message, traceback_id,"
+        " content_hash, repeat_count, last_seen_ms) VALUES (301, ?, ?, 'ERROR', 'app',"
+        " 'v4 needle', 1, 'c301', 1, ?)", (v4_id, NOW - 30_000, NOW - 30_000))
+    conn.execute("INSERT INTO error_logs_fts (rowid, message) VALUES (301, 'v4 needle')")
+    conn.close()
+    with SqliteStore(path) as store:
+        conn = store._write_conn()
+        assert conn.execute("SELECT name FROM schema_migrations ORDER BY rowid DESC"
+                            " LIMIT 1").fetchone() == ("0005_sequence_ids",)
+        assert store.get_log("old-3").traceback == TB  # type: ignore[union-attr]
+        assert store.get_log(v4_id).message == "v4 needle"  # type: ignore[union-attr]
+        assert store.search_logs("needle").total == 4
+        new_id = store.store_log_entry("error", "app", "fresh needle")
+        assert int(new_id[24:], 16) == 302 and new_id[14] == "8"
+        assert store.get_log(new_id).message == "fresh needle"  # type: ignore[union-attr]
+        assert store.search_logs("needle").total == 5
+        assert {r.id for r in store.search_logs(limit=400).results} >= {"old-0", v4_id, new_id}
+        assert conn.execute("SELECT count(*), count(DISTINCT id) FROM error_logs").fetchone() \
+            == (302, 302)
+        assert conn.execute("SELECT count(*) FROM error_log_details").fetchone() == (302,)
+        assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"
+                            " ('integrity-check')").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert store.cleanup_old_logs(0.5 / 24).deleted_logs == 226  # rows 0..225: by trigger
+        assert store.search_logs("needle").total == 2
+        assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"
+                            " ('integrity-check')").fetchall() == []

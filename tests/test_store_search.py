@@ -166,3 +166,17 @@ def test_cleanup_removes_rows_index_entries_and_orphans(tmp_path: Path) -> None:
         assert store.get_error_rate(24 * 120).total_errors == 1
         assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"
                             " ('integrity-check')").fetchall() == []
+
+
+def test_rows_at_the_same_time_come_last_stored_first_in_every_plan(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "t.db") as store:
+        for i in range(6):  # one row per batch, all in the same millisecond
+            store.write([Entry(NOW - 60_000, [Level.ERROR, Level.WARNING][i % 2],
+                               ["app", "db"][i % 3 == 0], f"tick {i} tock")], [])
+        want = [f"tick {i} tock" for i in reversed(range(6))]
+        for kwargs in ({}, {"query": "tock"}, {"query": "ck"}, {"level": ["ERROR", "WARNING"]},
+                       {"source": "*"}, {"query": "tock", "start_ms": NOW - 120_000}):
+            found = store.search_logs(**kwargs)  # type: ignore[arg-type]
+            assert [r.message for r in found.results] == want, (kwargs, found.plan)
+            page = store.search_logs(**kwargs, limit=2, offset=3)  # type: ignore[arg-type]
+            assert [r.message for r in page.results] == want[3:5], (kwargs, page.plan)

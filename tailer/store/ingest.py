@@ -10,12 +10,13 @@ replay and changes nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from tailer.store.schema import MINUTE_MS, traceback_hash
 
 # A time cluster wider than this is split so that one dedup lookup never ranges over hours.
 _CLUSTER_SPAN_MS = 60_000
+# A stored traceback's last_seen_ms moves only when it falls this far behind (a lower bound).
+_TRACE_SEEN_STEP_MS = 60_000
 _rng = random.Random()
 
 
@@ -33,8 +36,8 @@ def now_ms() -> int:
 
 
 def new_id(ms: int) -> str:
-    """A UUIDv7-style id: time-ordered, so the UNIQUE index on ``id`` is appended to, not
-    written at random pages (which is what makes a UUID4 primary key slow at a million rows)."""
+    """A UUIDv7-style id, for ``error_patterns`` (entry rows derive theirs from seq): time
+    ordered, so the UNIQUE index on ``id`` is appended to, not written at random pages."""
     rand = _rng.getrandbits(74)
     hi = f"{ms & 0xFFFFFFFFFFFF:012x}"
     a = f"{rand >> 62:03x}"
@@ -74,45 +77,71 @@ def batch_digest(entries: Sequence[Entry], positions: Sequence[Position]) -> str
     return h.hexdigest()
 
 
+# What the writer remembers of a stored row between batches: seq, timestamp_ms,
+# last_seen_ms, level name, source. A tuple of plain values, which the garbage collector
+# stops tracking, where objects kept for seconds would be walked by every full collection.
+Remembered = tuple[int, int, int, str, str]
+
+
 @dataclass(slots=True)
 class _Row:
     """Working state of one error_logs row during a batch (never leaves this module)."""
 
     seq: int
-    id: str
     timestamp_ms: int
     last_seen_ms: int
-    added: int
-    entry: Entry | None  # set for rows this batch inserts
+    level: str  # level name
+    source: str
+    added: int = 0  # occurrences this batch adds
+    entry: Entry | None = None  # set for rows this batch inserts
 
 
 class WriterState:
-    """What the single writer remembers between batches: each distinct traceback's row id.
+    """What the single writer remembers between batches: each distinct traceback's row id,
+    and the newest rows by content hash, so dedup needs no query while batches arrive in
+    time order (the common case: the dedup lookup was a tenth of the write path).
 
-    It is valid only while no other connection has written: ``PRAGMA data_version`` (which
-    changes when another connection commits) is checked at the start of every batch, and the
-    store calls :meth:`reset` when a transaction rolls back, so a cached id never outlives the
-    row it names (``tailer cleanup`` in another process may delete orphaned tracebacks).
+    ``recent`` holds, for every content hash of a row last seen at or after ``recent_floor``,
+    the row with that hash last seen most recently; ``recent_newest`` bounds every stored
+    row's ``last_seen_ms`` from above. It is valid only while no other connection has
+    written: ``PRAGMA data_version`` (which changes when another connection commits) is
+    checked at the start of every batch, and the store calls :meth:`reset` when a transaction
+    rolls back or after cleanup, so nothing remembered outlives the row it names (``tailer
+    cleanup`` in another process may delete orphaned tracebacks).
     """
 
     MAX_TRACEBACKS = 20_000
+    RECENT_PRUNE_AT = 10_000  # rows remembered before those out of every window are let go
 
     def __init__(self) -> None:
         self.data_version: int | None = None
         self.traces: dict[str, tuple[int, int]] = {}  # text -> (id, last_seen_ms)
+        self.recent: dict[str, Remembered] = {}
+        self.recent_floor: int | None = None  # None: not known, read on the next batch
+        self.recent_newest = 0
+        self.prune_at = self.RECENT_PRUNE_AT
 
     def reset(self) -> None:
         self.data_version = None
         self.traces.clear()
+        self.forget_recent()
+
+    def forget_recent(self) -> None:
+        self.recent.clear()
+        self.recent_floor = None
 
     def check(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self.data_version or len(self.traces) > self.MAX_TRACEBACKS:
+        if version != self.data_version:
             self.traces.clear()
+            self.forget_recent()
             self.data_version = version
+        elif len(self.traces) > self.MAX_TRACEBACKS:
+            self.traces.clear()
 
 
 _LEVEL_NAMES = {level: level.name for level in Level}
+_NEVER = -(2**62)
 
 
 def write_batch(
@@ -122,14 +151,16 @@ def write_batch(
     window_ms: int | None,
     replay_check: bool,
     state: WriterState | None = None,
-) -> tuple[WriteResult, list[str]]:
+) -> tuple[WriteResult, list[int]]:
     """Apply one batch in the caller's open transaction; return the result and each entry's
-    row id. The caller commits, or rolls back (and resets ``state``) on any exception.
+    row seq (its public id is derived from it: ``schema.V5_ERROR_LOGS``). The caller commits,
+    or rolls back (and resets ``state``) on any exception.
 
-    Per entry only a dict lookup and a counter run in Python; per new row one tuple is
-    built; SQLite is called a fixed number of times per batch (tracebacks seen before cost
-    nothing), and the message index is fed by one INSERT ... SELECT over the new rows, so
-    FTS5 flushes its pending terms once per batch instead of once per row.
+    Per entry only a dict lookup and a comparison run in Python; per new row one list of
+    values is built; SQLite is called a fixed number of times per batch (tracebacks seen
+    before cost nothing, and so does the dedup lookup while batches come in time order), and
+    the message index is fed by one INSERT ... SELECT over the new rows, so FTS5 flushes its
+    pending terms once per batch instead of once per row.
     """
     if state is None:
         state = WriterState()
@@ -145,43 +176,36 @@ def write_batch(
     if not entries:
         save_positions(conn, positions)
         return WriteResult(positions=len(positions)), []
-    order = sorted(range(len(entries)), key=lambda i: entries[i].timestamp_ms)
-    current = _recent_rows(conn, entries, order, window_ms)
-    first_seq = next_seq = (conn.execute("SELECT max(seq) FROM error_logs").fetchone()[0] or 0) + 1
+    times = [e.timestamp_ms for e in entries]
+    order = sorted(range(len(entries)), key=times.__getitem__)
+    current: dict[str, _Row] = {}  # by content hash: the row an entry would repeat
+    remembered = _recent_rows(conn, entries, order, window_ms, state, current)
+    first_seq = next_seq = last_seq(conn) + 1
     row_of: list[_Row | None] = [None] * len(entries)
     new_rows: list[_Row] = []
     touched: dict[int, _Row] = {}  # stored rows this batch repeats, by seq
-    repeats = 0
-    counts: dict[tuple[int, str, str], list[int]] = {}  # -> [count, min seq, max seq]
+    window = -1 if window_ms is None else window_ms  # -1: no two times are that close
     names = _LEVEL_NAMES
     for i in order:
         e = entries[i]
-        ts = e.timestamp_ms
+        ts = times[i]
         row = current.get(e.content_hash)
-        if row is not None and window_ms is not None and abs(ts - row.last_seen_ms) <= window_ms:
+        if row is None and remembered:
+            kept = remembered.get(e.content_hash)
+            if kept is not None:
+                row = current[e.content_hash] = _Row(*kept)
+        if row is not None and -window <= ts - row.last_seen_ms <= window:
             row.added += 1
             if ts > row.last_seen_ms:
                 row.last_seen_ms = ts
-            repeats += 1
             if row.entry is None:
                 touched[row.seq] = row
         else:
-            row = _Row(next_seq, new_id(ts), ts, ts, 1, e)
+            row = _Row(next_seq, ts, ts, names[e.level], e.source, 1, e)
             next_seq += 1
             new_rows.append(row)
             current[e.content_hash] = row
         row_of[i] = row
-        first = row.timestamp_ms
-        key = (first - first % MINUTE_MS, names[e.level], e.source)
-        tally = counts.get(key)
-        if tally is None:
-            counts[key] = [1, row.seq, row.seq]
-        else:
-            tally[0] += 1
-            if row.seq < tally[1]:
-                tally[1] = row.seq
-            elif row.seq > tally[2]:
-                tally[2] = row.seq
     trace_ids = _upsert_tracebacks(conn, new_rows, state)
     _insert_rows(conn, new_rows, trace_ids)
     if new_rows:
@@ -202,12 +226,43 @@ def write_batch(
         " count = count + excluded.count,"
         " min_seq = min(coalesce(min_seq, excluded.min_seq), excluded.min_seq),"
         " max_seq = max(coalesce(max_seq, excluded.max_seq), excluded.max_seq)",
-        [(m, lv, clean_text(src), n, lo, hi) for (m, lv, src), (n, lo, hi) in counts.items()],
+        _rollup(new_rows, touched.values()),
     )
     save_positions(conn, positions)
-    ids = [r.id for r in row_of if r is not None]
+    seqs = [r.seq for r in row_of if r is not None]
+    repeats = len(entries) - len(new_rows)
+    if window_ms is not None:
+        _remember(state, current, times[order[-1]], window_ms)
     result = WriteResult(inserted=len(new_rows), repeats=repeats, positions=len(positions))
-    return result, ids
+    return result, seqs
+
+
+def _rollup(new_rows: list[_Row], touched: Iterable[_Row]) -> list[tuple[Any, ...]]:
+    """The rollup rows a batch adds to: every occurrence counts at its row's first-seen
+    minute, level and source (which is what cleanup takes away with the row), with the seq
+    range of the rows counted."""
+    counts: dict[tuple[int, str, str], list[int]] = {}  # -> [count, min seq, max seq]
+    for rows in (new_rows, touched):
+        for r in rows:
+            ts = r.timestamp_ms
+            key = (ts - ts % MINUTE_MS, r.level, r.source)
+            tally = counts.get(key)
+            if tally is None:
+                counts[key] = [r.added, r.seq, r.seq]
+            else:
+                tally[0] += r.added
+                if r.seq < tally[1]:
+                    tally[1] = r.seq
+                elif r.seq > tally[2]:
+                    tally[2] = r.seq
+    return [(m, lv, clean_text(src), n, lo, hi) for (m, lv, src), (n, lo, hi) in counts.items()]
+
+
+def last_seq(conn: sqlite3.Connection) -> int:
+    """The highest seq ever given to a row (AUTOINCREMENT keeps it after deletes), 0 if none;
+    the write path numbers new rows itself from there, so their ids need no read-back."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'error_logs'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _upsert_tracebacks(
@@ -215,10 +270,13 @@ def _upsert_tracebacks(
 ) -> dict[str, int]:
     """Store each distinct traceback of the new rows once; map its text to its row id.
 
-    ``last_seen_ms`` is the newest first-seen time of any entry row that references it (a
-    lower bound is safe: cleanup also checks that no row references it). Tracebacks the
-    writer has seen before cost a dict lookup; their ``last_seen_ms`` moves in one
-    executemany; only new texts are hashed and inserted."""
+    ``last_seen_ms`` is a lower bound of the newest first-seen time of the entry rows that
+    reference it, at most ``_TRACE_SEEN_STEP_MS`` behind: cleanup only uses it to pick
+    candidates and then checks that no row references them. Moving it in steps rather than
+    every batch keeps a batch from rewriting one page per distinct traceback (they are
+    kilobytes each, so a few hundred tracebacks used in a batch were as many pages written
+    to the WAL: most of the batch's writes). Tracebacks the writer has seen before cost a
+    dict lookup; only new texts are hashed and inserted."""
     newest: dict[str, int] = {}
     for r in rows:
         text = r.entry.traceback  # type: ignore[union-attr]
@@ -233,7 +291,7 @@ def _upsert_tracebacks(
         known = cache.get(text)
         if known is not None:
             ids[text] = known[0]
-            if ts > known[1]:
+            if ts > known[1] + _TRACE_SEEN_STEP_MS:
                 moved.append((ts, known[0]))
                 cache[text] = (known[0], ts)
             continue
@@ -254,25 +312,62 @@ def _upsert_tracebacks(
 
 
 def _recent_rows(
-    conn: sqlite3.Connection, entries: Sequence[Entry], order: list[int], window_ms: int | None
-) -> dict[str, _Row]:
-    """Stored rows that entries of this batch may repeat: same content hash, last seen within
-    the window. One range query on the (last_seen_ms, content_hash) index per time cluster."""
-    current: dict[str, _Row] = {}
-    if window_ms is None or not order:
-        return current
+    conn: sqlite3.Connection,
+    entries: Sequence[Entry],
+    order: list[int],
+    window_ms: int | None,
+    state: WriterState,
+    current: dict[str, _Row],
+) -> dict[str, Remembered]:
+    """Find the stored rows that entries of this batch may repeat: either return the writer's
+    memory, to be looked up per hash, or put them in ``current`` and return nothing.
+
+    The memory answers when it holds every row last seen within the window before the
+    batch's first entry (``recent_floor``) and no row was last seen more than a window after
+    it (``recent_newest``): then the newest row per hash is the one the query below would
+    pick, or one no entry is close enough to repeat. Otherwise: one range query on the
+    (last_seen_ms, content_hash) index per time cluster, keeping the newest row per hash."""
+    if window_ms is None:
+        return {}
+    first = entries[order[0]].timestamp_ms
+    if state.recent_floor is None:
+        newest = conn.execute("SELECT max(last_seen_ms) FROM error_logs").fetchone()[0]
+        state.recent.clear()
+        state.recent_floor = _NEVER if newest is None else newest + 1
+        state.recent_newest = _NEVER if newest is None else newest
+    if state.recent_floor <= first - window_ms and state.recent_newest <= first + window_ms:
+        return state.recent
     for lo, hi, hashes in _clusters(entries, order, window_ms):
         rows = conn.execute(
-            "SELECT seq, id, content_hash, timestamp_ms, last_seen_ms FROM error_logs"
-            " WHERE last_seen_ms BETWEEN ? AND ?"
+            "SELECT seq, content_hash, timestamp_ms, last_seen_ms, level, source"
+            " FROM error_logs WHERE last_seen_ms BETWEEN ? AND ?"
             " AND content_hash IN (SELECT value FROM json_each(?))",
             (lo - window_ms, hi + window_ms, json.dumps(list(hashes))),
         )
-        for seq, id_, chash, ts, last in rows:
+        for seq, chash, ts, last, level, source in rows:
             known = current.get(chash)
             if known is None or last > known.last_seen_ms:
-                current[chash] = _Row(seq, id_, ts, last, 0, None)
-    return current
+                current[chash] = _Row(seq, ts, last, level, source)
+    return {}
+
+
+def _remember(state: WriterState, current: dict[str, _Row], last_ms: int, window_ms: int) -> None:
+    """Fold a batch's rows into the writer's memory of the newest row per content hash (before
+    the commit: a rollback resets it), and let go of rows no later batch in time order can
+    repeat once there are many."""
+    recent = state.recent
+    for chash, r in current.items():
+        known = recent.get(chash)
+        if known is None or r.last_seen_ms >= known[2]:
+            recent[chash] = (r.seq, r.timestamp_ms, r.last_seen_ms, r.level, r.source)
+    if last_ms > state.recent_newest:
+        state.recent_newest = last_ms
+    if len(recent) > state.prune_at:
+        floor = state.recent_newest - 2 * window_ms
+        for chash in [h for h, kept in recent.items() if kept[2] < floor]:
+            del recent[chash]
+        state.recent_floor = max(state.recent_floor or _NEVER, floor)
+        state.prune_at = max(state.RECENT_PRUNE_AT, 2 * len(recent))
 
 
 def _clusters(
@@ -296,26 +391,60 @@ def _clusters(
     return out
 
 
+_INSERT_COLUMNS = (
+    "seq, timestamp_ms, level, source, message, stream, content_hash, repeat_count, last_seen_ms"
+)
+_OPTIONAL_COLUMNS = ("traceback_id", "request_path", "request_method", "metadata", "host")
+
+
+@functools.cache
+def _insert_sql(filled: int) -> str:
+    """The INSERT naming the optional columns whose bit is set in ``filled``."""
+    names = [c for bit, c in enumerate(_OPTIONAL_COLUMNS) if filled >> bit & 1]
+    columns = ", ".join([_INSERT_COLUMNS, *names])
+    marks = ", ".join("?" * (9 + len(names)))
+    return f"INSERT INTO error_logs ({columns}) VALUES ({marks})"
+
+
 def _insert_rows(conn: sqlite3.Connection, rows: list[_Row], trace_ids: dict[str, int]) -> None:
-    params = []
-    names = _LEVEL_NAMES
+    """Insert the batch's new rows, leaving each row's empty optional columns out.
+
+    Python's sqlite3 binds an int, str or float directly but looks every None up in its
+    adapter registry, which cost more than the rest of a typical row (most have four or five
+    empty columns). So rows are grouped by which optional columns they fill, and each group
+    has one INSERT that names only those (the others default to NULL): one or two groups in a
+    typical batch."""
+    groups: dict[int, list[list[Any]]] = {}
     for r in rows:
         e = r.entry
         assert e is not None
-        tb = e.traceback
-        params.append((
-            r.seq, r.id, r.timestamp_ms, names[e.level], clean_text(e.source),
-            clean_text(e.message), trace_ids[tb] if tb else None,
-            clean_text(e.request_path), clean_text(e.request_method),
-            metadata_json(e.metadata) if e.metadata else None, clean_text(e.host),
+        values: list[Any] = [
+            r.seq, r.timestamp_ms, r.level, clean_text(e.source), clean_text(e.message),
             clean_text(e.stream), e.content_hash, r.added, r.last_seen_ms,
-        ))
-    conn.executemany(
-        "INSERT INTO error_logs (seq, id, timestamp_ms, level, source, message, traceback_id,"
-        " request_path, request_method, metadata, host, stream, content_hash, repeat_count,"
-        " last_seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params,
-    )
+        ]
+        filled = 0
+        if e.traceback:
+            values.append(trace_ids[e.traceback])
+            filled = 1
+        if e.request_path is not None:
+            values.append(clean_text(e.request_path))
+            filled |= 2
+        if e.request_method is not None:
+            values.append(clean_text(e.request_method))
+            filled |= 4
+        if e.metadata:
+            values.append(metadata_json(e.metadata))
+            filled |= 8
+        if e.host is not None:
+            values.append(clean_text(e.host))
+            filled |= 16
+        group = groups.get(filled)
+        if group is None:
+            groups[filled] = [values]
+        else:
+            group.append(values)
+    for filled, params in groups.items():
+        conn.executemany(_insert_sql(filled), params)
 
 
 def save_positions(conn: sqlite3.Connection, positions: Sequence[Position]) -> None:

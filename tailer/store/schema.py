@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable
@@ -285,12 +286,105 @@ def _window_seq_bounds(conn: sqlite3.Connection) -> None:
     )
 
 
+# 0005: a row's public id is derived from its seq instead of being a stored UUID with a UNIQUE
+# index of its own, which saved per new row generating 36 characters in Python, storing them
+# and keeping one more B-tree (about 90 of a row's 580 bytes). The id keeps its shape, a UUID
+# (version 8, RFC 9562's custom layout): 74 random bits chosen once per database, then the seq
+# in the last 12 hex digits, so ids stay unique TEXT, differ between databases, and are looked
+# up by seq (``search.get_log``). ``seq`` becomes AUTOINCREMENT so that a seq, and with it an
+# id, is never handed out twice, even after ``cleanup`` deleted the newest rows. Ids given
+# before 0005 (seed ids, UUIDv7-style ones) stay valid: they move to ``legacy_id``, indexed
+# only where set. The table is rebuilt to drop the UNIQUE constraint (about 13 s for a million
+# rows; the file keeps its size and reuses the freed pages).
+# The indexes are rebuilt too, two of them changed:
+# - time orders are ascending (newest-first queries read them backwards, ties newest seq
+#   first): a descending index takes each new row at the left edge of its range, where B-tree
+#   splits leave pages half full, so those indexes were twice their size and wrote more pages;
+# - the dedup lookup's index is (last_seen_ms) alone: the writer remembers recent rows, so
+#   the lookup is rare, and the content hash (33 bytes a row) no longer needs indexing.
+V5_ERROR_LOGS = """
+CREATE TABLE error_logs_v5 (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT GENERATED ALWAYS AS (coalesce(legacy_id, '{prefix}' || printf('%012x', seq))) VIRTUAL,
+    timestamp_ms INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    source TEXT NOT NULL,
+    message TEXT NOT NULL,
+    traceback_id INTEGER REFERENCES tracebacks(id),
+    request_path TEXT,
+    request_method TEXT,
+    metadata TEXT,
+    host TEXT,
+    stream TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    repeat_count INTEGER NOT NULL DEFAULT 1,
+    last_seen_ms INTEGER NOT NULL,
+    pattern_id TEXT,
+    legacy_id TEXT
+);
+"""
+V5_COPIED = (
+    "seq, timestamp_ms, level, source, message, traceback_id, request_path, request_method,"
+    " metadata, host, stream, content_hash, repeat_count, last_seen_ms, pattern_id"
+)
+V5_INDEXES = """
+CREATE INDEX idx_error_logs_timestamp ON error_logs (timestamp_ms);
+CREATE INDEX idx_error_logs_level_timestamp ON error_logs (level, timestamp_ms);
+CREATE INDEX idx_error_logs_source_timestamp ON error_logs (source, timestamp_ms);
+CREATE INDEX idx_error_logs_last_seen ON error_logs (last_seen_ms);
+CREATE INDEX idx_error_logs_traceback ON error_logs (traceback_id, timestamp_ms)
+    WHERE traceback_id IS NOT NULL;
+CREATE INDEX idx_error_logs_pattern ON error_logs (pattern_id) WHERE pattern_id IS NOT NULL;
+CREATE UNIQUE INDEX idx_error_logs_legacy_id ON error_logs (legacy_id)
+    WHERE legacy_id IS NOT NULL;
+CREATE TRIGGER error_logs_fts_delete AFTER DELETE ON error_logs BEGIN
+    INSERT INTO error_logs_fts (error_logs_fts, rowid, message)
+        VALUES ('delete', old.seq, old.message);
+END;
+CREATE TRIGGER error_logs_fts_update AFTER UPDATE OF message ON error_logs BEGIN
+    INSERT INTO error_logs_fts (error_logs_fts, rowid, message)
+        VALUES ('delete', old.seq, old.message);
+    INSERT INTO error_logs_fts (rowid, message) VALUES (new.seq, new.message);
+END;
+CREATE VIEW error_log_details AS
+    SELECT e.*, t.text AS traceback
+    FROM error_logs AS e LEFT JOIN tracebacks AS t ON t.id = e.traceback_id;
+"""
+
+
+def id_prefix() -> str:
+    """A fresh database's id prefix: 8-4-4-4- hex groups of a version-8, variant-10 UUID
+    holding 74 random bits; the last group (12 hex digits) is the row's seq."""
+    r = secrets.randbits(74)
+    return (
+        f"{r >> 42:08x}-{(r >> 26) & 0xFFFF:04x}-8{(r >> 14) & 0xFFF:03x}-"
+        f"{0x8 | ((r >> 12) & 0x3):x}{r & 0xFFF:03x}-"
+    )
+
+
+def _sequence_ids(conn: sqlite3.Connection) -> None:
+    """Rebuild ``error_logs`` with the id derived from seq; every stored row keeps its id (as
+    ``legacy_id``) and its seq, so the message index (keyed by seq) stays valid as it is."""
+    conn.execute(V5_ERROR_LOGS.format(prefix=id_prefix()))
+    conn.execute(
+        f"INSERT INTO error_logs_v5 ({V5_COPIED}, legacy_id)"
+        f" SELECT {V5_COPIED}, id FROM error_logs ORDER BY seq"
+    )
+    # The view goes first: renaming checks every view, and one naming a dropped table fails.
+    conn.execute("DROP VIEW error_log_details")
+    conn.execute("DROP TABLE error_logs")
+    conn.execute("ALTER TABLE error_logs_v5 RENAME TO error_logs")
+    for statement in _statements(V5_INDEXES):
+        conn.execute(statement)
+
+
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_seed_tables", _seed_tables),
     ("0002_store_v2", _store_v2),
     ("0003_batched_message_index", _message_index_v3),
     ("0004_window_seq_bounds", _window_seq_bounds),
+    ("0005_sequence_ids", _sequence_ids),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -220,7 +220,7 @@ def _fts_search(
             break
     need = limit + offset
     if not common:
-        ordered = sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))
+        ordered = sorted(hits.items(), key=lambda kv: (-kv[1], -kv[0]))
         page = [seq for seq, _ in ordered[offset:need]]
         return _result(conn, page, len(hits), False, limit, offset, "fts")
     test, params = " AND " + _TEXT_TEST, (trace_ids, like_pattern(query))
@@ -306,20 +306,20 @@ def _merged_page(
     for f in filters:
         if scan_cap is None:
             sql = (
-                f"SELECT -e.timestamp_ms, e.seq FROM error_logs AS e WHERE {f.sql}{extra_sql}"
-                " ORDER BY e.timestamp_ms DESC LIMIT ?"
+                f"SELECT -e.timestamp_ms, -e.seq FROM error_logs AS e WHERE {f.sql}{extra_sql}"
+                " ORDER BY e.timestamp_ms DESC, e.seq DESC LIMIT ?"
             )
             params = (*f.params, *extra_params, need)
         else:
             sql = (
-                "SELECT -e.timestamp_ms, e.seq FROM (SELECT e.seq, e.timestamp_ms, e.message,"
+                "SELECT -e.timestamp_ms, -e.seq FROM (SELECT e.seq, e.timestamp_ms, e.message,"
                 " e.traceback_id FROM error_logs AS e"
-                f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC LIMIT ?) AS e"
-                f" WHERE 1{extra_sql} ORDER BY e.timestamp_ms DESC LIMIT ?"
+                f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC, e.seq DESC LIMIT ?) AS e"
+                f" WHERE 1{extra_sql} ORDER BY e.timestamp_ms DESC, e.seq DESC LIMIT ?"
             )
             params = (*f.params, scan_cap, *extra_params, need)
         streams.append(conn.execute(sql, params).fetchall())
-    return [seq for _, seq in heapq.merge(*streams)][:need]
+    return [-neg_seq for _, neg_seq in heapq.merge(*streams)][:need]
 
 
 def _count(
@@ -347,7 +347,7 @@ def _count_newest(
     examined, matched = conn.execute(
         "SELECT count(*), count(CASE WHEN 1" + test + " THEN 1 END) FROM"
         " (SELECT e.message, e.traceback_id FROM error_logs AS e"
-        f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC LIMIT ?) AS e",
+        f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC, e.seq DESC LIMIT ?) AS e",
         (*params, *f.params, cap),
     ).fetchone()
     return int(matched), int(examined) < cap
@@ -418,6 +418,26 @@ def _record(row: tuple, texts: dict[int, str]) -> LogRecord:
 
 
 def get_log(conn: sqlite3.Connection, log_id: str) -> LogRecord | None:
-    row = conn.execute("SELECT seq FROM error_logs WHERE id = ?", (log_id,)).fetchone()
+    """The row with this id. An id holds its row's seq in its last 12 hex digits (migration
+    0005), so it is found by primary key and then compared whole (its prefix is the
+    database's); an id given before 0005 is looked up in ``legacy_id``."""
+    row = None
+    seq = seq_of_id(log_id)
+    if seq is not None:
+        row = conn.execute(
+            "SELECT seq FROM error_logs WHERE seq = ? AND id = ?", (seq, log_id)
+        ).fetchone()
+    if row is None:
+        row = conn.execute("SELECT seq FROM error_logs WHERE legacy_id = ?", (log_id,)).fetchone()
     found = fetch_records(conn, [row[0]]) if row else []
     return found[0] if found else None
+
+
+def seq_of_id(log_id: str) -> int | None:
+    """The seq a derived id names, or None when ``log_id`` cannot be one."""
+    if len(log_id) != 36 or log_id[23] != "-":
+        return None
+    try:
+        return int(log_id[24:], 16)
+    except ValueError:
+        return None

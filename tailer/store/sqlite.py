@@ -252,10 +252,11 @@ class SqliteStore:
             metadata=dict(metadata or {}),
         )
         with self._transaction() as conn:
-            _, ids = ingest.write_batch(
+            _, seqs = ingest.write_batch(
                 conn, [entry], [], self.dedup_window_ms, False, self._writer_state
             )
-        return ids[0]
+            row = conn.execute("SELECT id FROM error_logs WHERE seq = ?", (seqs[0],)).fetchone()
+        return str(row[0])
 
     def delete_position(self, key: str) -> None:
         """Forget a source's position (a file that is gone for good)."""
