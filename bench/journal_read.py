@@ -1,11 +1,17 @@
-"""Journal ingest: JournalSource.read() entries/s next to ``journalctl -o json`` on one journal.
+"""Journal ingest: entries/s into the store next to ``journalctl -o json`` on one journal.
 
 Fills a fresh journald namespace with N entries (native datagrams from a few writer processes,
 rate limiting off), then times, in the same run and on the same files:
 
-* ``journalctl --namespace=NAME -o json > /dev/null`` (the reference, target >= 5x its rate),
+* ``journalctl --namespace=NAME -o json > /dev/null`` (the reference),
 * ``JournalSource.read()`` until the journal is exhausted,
-* ``SupervisedJournalSource.read()`` (reader in a child process, batches over a pipe).
+* ``SupervisedJournalSource.read()`` (reader in a child process, batches over a pipe),
+* the daemon's whole path, the target (>= 5x journalctl's rate): the supervised source, a
+  :class:`~tailer.daemon.journalreader.JournalReader` with its assembler, and the writer
+  thread committing to a fresh SQLite store. It checks that the store holds exactly one entry
+  per native (PRIORITY=3) journal entry,
+* the same path with a store that only counts what it is given (``ingest, no store``): what
+  the reading and the assembling cost, without SQLite's share.
 
 Run as root from the repository root:  .venv/bin/python bench/journal_read.py --entries 1000000
 ``--keep NAME`` reuses (or keeps) a filled namespace instead of deleting it at the end.
@@ -17,16 +23,25 @@ import argparse
 import multiprocessing
 import os
 import resource
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tailer.sources.journal import JournalSource
+from tailer.collect import make_assembler
+from tailer.daemon.journalreader import JournalReader
+from tailer.daemon.writer import Writer
+from tailer.records import Entry, Position
+from tailer.sources.journal import JournalRun, JournalSource
 from tailer.sources.journal_supervised import SupervisedJournalSource
+from tailer.store.base import WriteResult
 from tests.journald import Journald, encode_native
 
 TRACEBACK = (
@@ -144,6 +159,98 @@ def time_source(source: JournalSource | SupervisedJournalSource) -> tuple[int, f
     return n, elapsed, time.process_time() + _children_cpu() - cpu0
 
 
+class _Counting:
+    """A source that counts what it hands out, so the ingest loop knows when it is through."""
+
+    def __init__(self, source: SupervisedJournalSource) -> None:
+        self.source = source
+        self.name = source.name
+        self.child_pid = source.child_pid
+        self.read_entries = 0
+
+    @property
+    def cursor(self) -> str | None:
+        return self.source.cursor
+
+    def wait(self, timeout: float) -> bool:
+        return self.source.wait(timeout)
+
+    def read_runs(self, max_entries: int) -> list[JournalRun]:
+        runs = self.source.read_runs(max_entries)
+        self.read_entries += sum(len(run.texts) for run in runs)
+        return runs
+
+    def close(self) -> None:
+        self.source.close()
+
+
+class _NullStore:
+    """A store that keeps nothing but a count: the ingest path's cost without SQLite's."""
+
+    def __init__(self) -> None:
+        self.entries = 0
+
+    def write(self, entries: list[Entry], positions: list[Position]) -> WriteResult:
+        self.entries += len(entries)
+        return WriteResult(inserted=len(entries), positions=len(positions))
+
+    def close(self) -> None:
+        pass
+
+
+def stored_count(db: Path) -> tuple[int, int]:
+    """Rows in error_logs, and the occurrences they stand for (rows plus counted repeats)."""
+    conn = sqlite3.connect(db)
+    try:
+        rows, occurrences = conn.execute(
+            "SELECT count(*), coalesce(sum(repeat_count), 0) FROM error_logs"
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(rows), int(occurrences)
+
+
+def time_ingest(
+    namespace: str, total: int, expected: int, *, store: bool = True
+) -> tuple[int, float, float]:
+    """The daemon's path: entries, wall and CPU seconds until the writer committed them all.
+
+    Raises when the store does not hold exactly ``expected`` entries afterwards. Without
+    ``store`` the writer hands its batches to :class:`_NullStore`: what the rest costs.
+    """
+    from tailer.store import open_store
+
+    work = Path(tempfile.mkdtemp(prefix="tailer-jbench-"))
+    db = work / "tailer.db"
+    null = _NullStore()
+    writer = Writer(lambda: open_store(db) if store else null)
+    thread = threading.Thread(target=writer.run, name="writer")
+    thread.start()
+    writer.ready.wait(30)
+    source = _Counting(SupervisedJournalSource(namespace=namespace))
+    reader = JournalReader(
+        source, make_assembler("ERROR"), writer, flush_timeout=1.0, stop=threading.Event()
+    )
+    cpu0, started = time.process_time() + _children_cpu(), time.perf_counter()
+    while source.read_entries < total:
+        reader.step(1.0)
+    reader.step(0.0)  # nothing more: the journal was read to its end
+    reader._finish()
+    writer.finish()
+    thread.join()
+    elapsed = time.perf_counter() - started
+    source.close()  # reaps the reader child: its CPU time counts from here on
+    cpu = time.process_time() + _children_cpu() - cpu0
+    rows, occurrences = stored_count(db) if store else (null.entries, null.entries)
+    shutil.rmtree(work)
+    if rows != expected or occurrences != expected or source.read_entries != total:
+        raise SystemExit(
+            f"ingest stored {rows} rows ({occurrences} occurrences) from "
+            f"{source.read_entries} entries; expected {expected} from {total}"
+        )
+    return source.read_entries, elapsed, cpu
+
+
 def report(label: str, n: int, wall: float, cpu: float, ref: tuple[float, float] | None) -> None:
     line = f"{label:<24}{n:>10,} entries {wall:7.2f}s {n / wall:>10,.0f}/s wall"
     line += f" {n / cpu:>10,.0f}/s cpu"
@@ -163,6 +270,9 @@ def main() -> None:
         help="share of entries sent as native multi-line entries (default 0.1; 1.0 = all)",
     )
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--only-ingest", action="store_true", help="time journalctl and the ingest path only"
+    )
     parser.add_argument("--keep", metavar="NAME", help="reuse/keep this namespace")
     args = parser.parse_args()
 
@@ -172,6 +282,7 @@ def main() -> None:
         if have < args.entries:
             took = fill(daemon, args.entries - have, args.writers, args.native_share)
             print(f"filled {args.entries - have:,} entries in {took:.1f}s")
+        errors = daemon.count(PRIORITY="3")  # the native entries: one stored entry each
         daemon.stop()  # measure reading only; the files stay
 
         for round_ in range(args.rounds):  # other work on the machine skews single runs
@@ -179,10 +290,17 @@ def main() -> None:
             ref = (n_ctl / t_ctl, n_ctl / c_ctl)
             print(f"round {round_ + 1}")
             report("journalctl -o json", n_ctl, t_ctl, c_ctl, None)
-            src = JournalSource(namespace=daemon.namespace)
-            report("JournalSource", *time_source(src), ref)
-            sup = SupervisedJournalSource(namespace=daemon.namespace)
-            report("SupervisedJournalSource", *time_source(sup), ref)
+            if not args.only_ingest:
+                src = JournalSource(namespace=daemon.namespace)
+                report("JournalSource", *time_source(src), ref)
+                sup = SupervisedJournalSource(namespace=daemon.namespace)
+                report("SupervisedJournalSource", *time_source(sup), ref)
+            report("ingest into the store", *time_ingest(daemon.namespace, n_ctl, errors), ref)
+            report(
+                "ingest, no store",
+                *time_ingest(daemon.namespace, n_ctl, errors, store=False),
+                ref,
+            )
     finally:
         if args.keep:
             daemon.stop()

@@ -12,6 +12,7 @@ emitted entry (a native entry's MESSAGE can hold several lines).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -24,7 +25,8 @@ from tailer.assembly import Assembler
 from tailer.daemon.idle import IdleFlush
 from tailer.daemon.writer import Batch, Writer
 from tailer.records import PRIORITY_LEVELS, Entry, JournalPosition, Level
-from tailer.sources.journal import JournalLine
+from tailer.skipping import keyword_lines
+from tailer.sources.journal import JournalRun
 
 log = logging.getLogger(__name__)
 
@@ -104,35 +106,76 @@ class JournalReader:
             self.source.close()
 
     def step(self, timeout: float) -> None:
-        lines: list[JournalLine] = []
-        if self.source.wait(timeout):
-            lines = self.source.read(self.batch)
+        # Read before waiting: sd_journal_wait() reports changes, not unread entries, so a
+        # backlog would otherwise be read one batch per journal write.
+        runs: list[JournalRun] = self.source.read_runs(self.batch)
+        if not runs and self.source.wait(timeout):
+            runs = self.source.read_runs(self.batch)
         entries: list[Entry] = []
         touched: set[str] = set()
         n = 0
-        for line in lines:
-            fields = line.fields
+        for run in runs:
+            fields = run.fields
             if fields.get("pid") in self._own_pids or (
                 self._invocation and fields.get("invocation_id") == self._invocation
             ):
-                self.skipped_own += 1  # our own log lines: never stored
+                self.skipped_own += len(run.texts)  # our own log lines: never stored
                 continue
-            parts = line.text.split("\n")
-            n += len(parts)
-            entries.extend(self._feed(line.stream, parts, line.timestamp_ms, line.priority, fields))
-            touched.add(line.stream)
+            n += self._feed_run(run, entries)
+            touched.add(run.stream)
         entries.extend(self._idle.after_feed(touched))
         for stream in touched:
             self._trim(stream)
         self.lines += n
-        if lines or entries:
+        if runs or entries:
             self.writer.put(Batch(entries, [self._position()], n))
+
+    def _feed_run(self, run: JournalRun, out: list[Entry]) -> int:
+        """Feed a run's entries: whole messages one call each, a stream's lines a stretch at a
+        time (see :meth:`_cuts`). Returns the number of lines fed."""
+        stream, fields, priority = run.stream, run.fields, run.priority
+        if run.whole:
+            n = 0
+            for text, ts in zip(run.texts, run.timestamps_ms, strict=True):
+                parts = text.split("\n")
+                n += len(parts)
+                out.extend(self._feed(stream, parts, ts, priority, fields))
+            return n
+        lines, stamps = _lines_and_stamps(run.texts, run.timestamps_ms)
+        cuts = self._cuts(lines, stamps, priority)
+        for a, b in itertools.pairwise(cuts):
+            out.extend(self._feed(stream, lines[a:b], stamps[a], priority, fields))
+        return len(lines)
+
+    def _cuts(self, lines: list[str], stamps: list[int], priority: int | None) -> list[int]:
+        """Where a stream's lines are split into assembler calls: ``[0, ..., len(lines)]``.
+
+        A call gives all its lines the time of its first, and an entry takes the time of the
+        line it begins on. So a call may only hold lines that begin no kept entry, after its
+        first. Below the minimum level, only a line holding one of the assembler's keywords
+        can begin a kept entry (the invariant its own fast path rests on): the lines between
+        two such lines go in one call, and the assembler's skipping reads them as one block.
+        Otherwise (a default level at or above the minimum, or a plugin without keywords) a
+        call holds lines of the same millisecond only.
+        """
+        asm = self.assembler
+        keywords = getattr(asm, "_keywords", None)
+        if keywords is not None and _level(priority) < asm.min_level:
+            marks = keyword_lines(lines, keywords)
+        else:
+            marks = [i for i in range(1, len(stamps)) if stamps[i] != stamps[i - 1]]
+        cuts = [0]
+        for i in marks:
+            if stamps[i] != stamps[cuts[-1]]:  # the same millisecond needs no new call
+                cuts.append(i)
+        cuts.append(len(lines))
+        return cuts
 
     def _feed(
         self, stream: str, parts: list[str], ts: int, priority: int | None, fields: dict[str, str]
     ) -> list[Entry]:
-        level = PRIORITY_LEVELS[priority] if priority is not None else Level.INFO
-        out = self.assembler.feed(stream, parts, timestamp_ms=ts, default_level=level, meta=fields,
+        out = self.assembler.feed(stream, parts, timestamp_ms=ts, default_level=_level(priority),
+                                  meta=fields,
                                   whole=fields.get("transport") != "stdout")
         self._seq += 1
         self._held.setdefault(stream, deque()).append([self._seq, stream, parts, ts, priority,
@@ -176,3 +219,21 @@ class JournalReader:
         self._held.clear()
         self._idle.clear()
         self.writer.put(Batch(entries, [self._position()]))
+
+
+def _level(priority: int | None) -> Level:
+    """The level of a journal line whose text names none: its priority's, else INFO."""
+    return PRIORITY_LEVELS[priority] if priority is not None else Level.INFO
+
+
+def _lines_and_stamps(texts: list[str], stamps: list[int]) -> tuple[list[str], list[int]]:
+    """A run's lines and the time of each: a text holding newlines gives several lines."""
+    if "\n".join(texts).count("\n") == len(texts) - 1:
+        return texts, stamps
+    lines: list[str] = []
+    times: list[int] = []
+    for text, ts in zip(texts, stamps, strict=True):
+        parts = text.split("\n")
+        lines.extend(parts)
+        times.extend([ts] * len(parts))
+    return lines, times

@@ -22,7 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from tailer.sources.journal import JournalLine, JournalSource, source_name
+from tailer.sources.journal import JournalLine, JournalRun, JournalSource, lines_of, source_name
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def _child(requests: Connection, conn: Connection, options: dict[str, Any]) -> None:
-    """Serve ``("read", max_entries, wait_s)`` requests until the request pipe closes."""
+    """Serve ``(kind, max_entries, wait_s)`` requests until the request pipe closes; ``kind``
+    is ``"lines"`` (:meth:`JournalSource.read_rows`) or ``"runs"`` (``read_run_rows``)."""
     try:
         source = JournalSource(**options)
     except Exception as exc:  # the parent re-raises it: same type, same message
@@ -45,13 +46,14 @@ def _child(requests: Connection, conn: Connection, options: dict[str, Any]) -> N
             request = pickle.loads(requests.recv_bytes())
         except (EOFError, OSError):
             break
-        _, max_entries, wait_s = request
-        rows = source.read_rows(max_entries)
+        kind, max_entries, wait_s = request
+        read = source.read_run_rows if kind == "runs" else source.read_rows
+        rows: list[Any] = read(max_entries)
         deadline = time.monotonic() + wait_s
         while not rows and (remaining := deadline - time.monotonic()) > 0:
             if source.wait(remaining):  # may wake early (the first wait always does)
-                rows = source.read_rows(max_entries)
-        reply = ("batch", rows, source.cursor, source.missed - missed_sent, source.skipped)
+                rows = read(max_entries)
+        reply = ("batch", kind, rows, source.cursor, source.missed - missed_sent, source.skipped)
         missed_sent = source.missed
         try:
             conn.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
@@ -65,7 +67,7 @@ class SupervisedJournalSource:
 
     Same arguments and attributes; ``restarts`` counts child deaths and ``child_pid`` names
     the current child (tests kill it). ``wait`` blocks in the child and returns as soon as a
-    batch is there.
+    batch is there, of the kind (lines or runs) last read.
     """
 
     def __init__(
@@ -98,7 +100,9 @@ class SupervisedJournalSource:
         self._conn: Connection | None = None
         self._requests: Connection | None = None
         self._outstanding = False  # a request was sent and its reply not yet received
-        self._ready: list[JournalLine] | None = None  # a received batch not yet returned
+        self._kind = "lines"  # what read-ahead and wait() ask for: the kind last read ...
+        self._max_entries = 5000  # ... and its size
+        self._ready: tuple[str, list[Any]] | None = None  # a received batch not yet returned
         self._last_start = 0.0
         self._start()
 
@@ -176,20 +180,20 @@ class SupervisedJournalSource:
     def _request(self, max_entries: int, wait_s: float) -> None:
         assert self._requests is not None
         try:
-            self._requests.send_bytes(pickle.dumps(("read", max_entries, wait_s)))
+            self._requests.send_bytes(pickle.dumps((self._kind, max_entries, wait_s)))
             self._outstanding = True
         except OSError:
             self._outstanding = False
 
-    def _take(self, raw: bytes) -> list[JournalLine]:
+    def _take(self, raw: bytes) -> tuple[str, list[Any]]:
         try:
-            _, rows, cursor, missed, skipped = pickle.loads(raw)
+            _, kind, rows, cursor, missed, skipped = pickle.loads(raw)
         except Exception as exc:  # a torn reply is a dead child, not a batch
             raise EOFError(f"unreadable reply from the journal reader child: {exc}") from exc
         self.cursor = cursor if cursor is not None else self.cursor
         self.missed += missed
         self.skipped = skipped
-        return [JournalLine(s, t, ms, p, c, f.copy()) for s, t, ms, p, c, f in rows]
+        return kind, rows
 
     def _fetch(
         self, max_entries: int, wait_s: float, timeout: float | None, read_ahead: bool = False
@@ -219,8 +223,25 @@ class SupervisedJournalSource:
 
     def read(self, max_entries: int = 5000) -> list[JournalLine]:
         """Lines available now; the next batch is already being read when this returns."""
+        kind, rows = self._next_batch("lines", max_entries)
+        if kind != "lines":
+            raise RuntimeError(
+                f"journal source {self.name}: read() after read_runs() with a batch of runs "
+                "pending; a reader uses one of them"
+            )
+        return lines_of(rows)
+
+    def read_runs(self, max_entries: int = 5000) -> list[JournalRun]:
+        """:meth:`JournalSource.read_runs` through the child; reads ahead as :meth:`read`."""
+        kind, rows = self._next_batch("runs", max_entries)
+        if kind == "lines":  # asked for before the switch: a run of one entry per line
+            return [JournalRun(s, f, p, [t], [ms]) for s, t, ms, p, _, f in rows]
+        return [JournalRun(*row) for row in rows]
+
+    def _next_batch(self, kind: str, max_entries: int) -> tuple[str, list[Any]]:
+        self._kind, self._max_entries = kind, max_entries
         self._fetch(max_entries, 0.0, None, read_ahead=True)
-        batch, self._ready = self._ready or [], None
+        batch, self._ready = self._ready or (kind, []), None
         return batch
 
     def wait(self, timeout: float) -> bool:
@@ -230,22 +251,25 @@ class SupervisedJournalSource:
         outstanding, and the next read() takes its answer.
         """
         deadline = time.monotonic() + timeout
-        if self._ready:
+        if self._ready_has_entries():
             return True
         self._ready = None  # an empty read-ahead says nothing about now
         if self._outstanding:
-            if not self._fetch(5000, 0.0, timeout):
+            if not self._fetch(self._max_entries, 0.0, timeout):
                 return False
-            if self._ready:
+            if self._ready_has_entries():
                 return True
             self._ready = None
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not self._fetch(5000, remaining, remaining + 1.0):
+        if remaining <= 0 or not self._fetch(self._max_entries, remaining, remaining + 1.0):
             return False
-        if self._ready:
+        if self._ready_has_entries():
             return True
         self._ready = None
         return False
+
+    def _ready_has_entries(self) -> bool:
+        return self._ready is not None and bool(self._ready[1])
 
     def _stop_child(self) -> int | None:
         """Close the pipes (a healthy child exits on EOF) and reap it; its exit status."""
