@@ -12,7 +12,7 @@ import pytest
 from tailer.records import Entry, FilePosition, JournalPosition, Level
 from tailer.store import SqliteStore, open_store
 from tailer.store.base import DatabaseMissingError, SchemaTooNewError
-from tailer.store.schema import SCHEMA_VERSION, SEED_DDL
+from tailer.store.schema import MIGRATIONS, SCHEMA_VERSION, SEED_DDL
 
 TB = (
     "Traceback (most recent call last):\n"
@@ -167,10 +167,10 @@ def test_migrates_an_empty_file_and_records_migrations(tmp_path: Path) -> None:
     SqliteStore(path).close()
     assert [r[0] for r in rows(path, "SELECT name FROM schema_migrations ORDER BY rowid")] == [
         "0001_seed_tables", "0002_store_v2", "0003_batched_message_index",
-        "0004_window_seq_bounds", "0005_sequence_ids"]
+        "0004_window_seq_bounds", "0005_sequence_ids", "0006_batched_traceback_index"]
     assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     SqliteStore(path).close()  # idempotent
-    assert len(rows(path, "SELECT * FROM schema_migrations")) == 5
+    assert len(rows(path, "SELECT * FROM schema_migrations")) == len(MIGRATIONS)
 
 
 def test_upgrades_a_seed_database_keeping_its_rows(tmp_path: Path) -> None:
@@ -323,3 +323,25 @@ def test_ids_are_uuids_derived_from_seq_and_never_reused(tmp_path: Path) -> None
         assert third not in (first, second) and s.get_log(first) is None
     with SqliteStore(tmp_path / "j.db") as other:
         assert other.store_log_entry("error", "app", "one")[:24] != first[:24]
+
+
+def test_every_distinct_traceback_is_found_by_its_text_once(tmp_path: Path) -> None:
+    """New tracebacks are indexed per batch: each is found by text only it contains, across
+    batches, repeats and a reopened store, and the index matches the stored texts exactly."""
+    path = tmp_path / "t.db"
+
+    def tb(i: int) -> str:
+        return TB.replace("'user_id'", f"'token{i:03d}x'")
+
+    with SqliteStore(path) as s:
+        s.write([entry(NOW + i, f"m{i}", traceback=tb(i)) for i in range(5)], [])
+        s.write([entry(NOW + 10 + i, f"n{i}", traceback=tb(i)) for i in range(3, 8)], [])
+    with SqliteStore(path) as s:  # a fresh writer: tb(6) is known only to the database
+        again = [entry(NOW + 20, "again", traceback=tb(6)), entry(NOW + 21, "new", traceback=tb(9))]
+        s.write(again, [])
+        for i, expected in {0: 1, 3: 2, 6: 2, 8: 0, 9: 1}.items():
+            assert s.search_logs(f"token{i:03d}x").total == expected, i
+    assert rows(path, "SELECT count(*) FROM tracebacks") == [(9,)]
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO tracebacks_fts (tracebacks_fts) VALUES ('integrity-check')")
+    conn.close()

@@ -52,7 +52,7 @@ def test_v2_file_with_data_is_upgraded_in_place(tmp_path: Path, monkeypatch) -> 
         conn = store._write_conn()
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
         assert names[2:] == ["0003_batched_message_index", "0004_window_seq_bounds",
-                             "0005_sequence_ids"]
+                             "0005_sequence_ids", "0006_batched_traceback_index"]
         assert store.search_logs().total == 300
         assert [r.message for r in store.search_logs("needle").results] == [
             "old failure 207 needle", "old failure 107 needle", "old failure 7 needle"]
@@ -127,7 +127,7 @@ def test_v4_file_keeps_its_ids_and_numbers_new_rows_after_them(
     with SqliteStore(path) as store:
         conn = store._write_conn()
         assert conn.execute("SELECT name FROM schema_migrations ORDER BY rowid DESC"
-                            " LIMIT 1").fetchone() == ("0005_sequence_ids",)
+                            " LIMIT 1").fetchone() == ("0006_batched_traceback_index",)
         assert store.get_log("old-3").traceback == TB  # type: ignore[union-attr]
         assert store.get_log(v4_id).message == "v4 needle"  # type: ignore[union-attr]
         assert store.search_logs("needle").total == 4

@@ -287,6 +287,7 @@ def _upsert_tracebacks(
     ids: dict[str, int] = {}
     moved = []
     cache = state.traces
+    before = None  # highest traceback id before this batch's inserts
     for text, ts in newest.items():
         known = cache.get(text)
         if known is not None:
@@ -295,6 +296,8 @@ def _upsert_tracebacks(
                 moved.append((ts, known[0]))
                 cache[text] = (known[0], ts)
             continue
+        if before is None:
+            before = conn.execute("SELECT coalesce(max(id), 0) FROM tracebacks").fetchone()[0]
         tid, last = conn.execute(
             "INSERT INTO tracebacks (hash, text, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (hash) DO UPDATE"
@@ -304,6 +307,12 @@ def _upsert_tracebacks(
         ).fetchone()
         ids[text] = tid
         cache[text] = (tid, last)
+    if before is not None:  # new texts get ids above every old one: index them in one go
+        conn.execute(
+            "INSERT INTO tracebacks_fts (rowid, text)"
+            " SELECT id, text FROM tracebacks WHERE id > ?",
+            (before,),
+        )
     if moved:
         conn.executemany(
             "UPDATE tracebacks SET last_seen_ms = max(last_seen_ms, ?) WHERE id = ?", moved

@@ -378,6 +378,22 @@ def _sequence_ids(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# 0006: the traceback index is fed once per batch too, by the write path, like the message index
+# since 0003. Per row, the trigger made FTS5 do its per-statement work for every new distinct
+# traceback: about 270 us each against about 100 us in one statement per batch (1M-line corpus
+# with 5,300 distinct tracebacks). What is indexed, and when it is visible, does not change.
+V6_TRACEBACK_INDEX = """
+DROP TRIGGER IF EXISTS tracebacks_fts_insert;
+INSERT INTO tracebacks_fts (tracebacks_fts, rank) VALUES ('automerge', 8);
+"""
+
+
+def _traceback_index_v6(conn: sqlite3.Connection) -> None:
+    """Feed the traceback index per batch (no insert trigger)."""
+    for statement in _statements(V6_TRACEBACK_INDEX):
+        conn.execute(statement)
+
+
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_seed_tables", _seed_tables),
@@ -385,6 +401,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0003_batched_message_index", _message_index_v3),
     ("0004_window_seq_bounds", _window_seq_bounds),
     ("0005_sequence_ids", _sequence_ids),
+    ("0006_batched_traceback_index", _traceback_index_v6),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
