@@ -200,11 +200,6 @@ def test_a_line_after_an_idle_flush_is_an_entry_of_its_own(
     assert _idle_then_kill_case(journald, tmp_path, kill=False) == ["quota exceeded on /srv"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "tailer/daemon/journalreader.py: an idle flush that emits no entry (the flushed entry is "
-    "below min_level) puts no Batch, so the committed JournalPosition.pending still holds the "
-    "flushed lines; after a kill -9 they are replayed, and the stream's next line joins them "
-    "instead of starting an entry of its own (here: an ERROR line swallowed by an INFO entry)"))
 def test_kill_9_after_an_idle_flush_that_stored_nothing_loses_nothing(
     journald: Journald, tmp_path: Path
 ) -> None:

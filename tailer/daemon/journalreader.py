@@ -127,7 +127,9 @@ class JournalReader:
         for stream in touched:
             self._trim(stream)
         self.lines += n
-        if runs or entries:
+        # An idle flush that stored nothing still changes what is pending: its position must be
+        # committed, or a restart would replay lines whose entry has already ended.
+        if runs or entries or touched:
             self.writer.put(Batch(entries, [self._position()], n))
 
     def _feed_run(self, run: JournalRun, out: list[Entry]) -> int:
