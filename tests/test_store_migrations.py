@@ -142,7 +142,10 @@ def test_v4_file_keeps_its_ids_and_numbers_new_rows_after_them(
         assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"
                             " ('integrity-check')").fetchall() == []
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert store.cleanup_old_logs(0.5 / 24).deleted_logs == 226  # rows 0..225: by trigger
+        # cut-off 10 s after row 225 (at NOW - 30 min), measured from NOW: however long the
+        # suite has run since NOW was taken, rows 0..225 are the old ones
+        retention_days = (time.time() * 1000 - (NOW - 1_790_000)) / 86_400_000
+        assert store.cleanup_old_logs(retention_days).deleted_logs == 226  # by trigger
         assert store.search_logs("needle").total == 2
         assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"
                             " ('integrity-check')").fetchall() == []
