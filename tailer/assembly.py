@@ -23,7 +23,7 @@ from tailer.dispatch import dispatch
 from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
 from tailer.plugins import FAILURE_LIMIT, LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
-from tailer.skipping import feed_fast, keywords_for, skippable_states
+from tailer.skipping import feed_fast, keyword_lines, keywords_for, skippable_states
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,17 @@ class Assembler:
         st.last_feed = time.monotonic()
         return out
 
+    def candidate_lines(self, lines: list[str], default_level: Level) -> list[int] | None:
+        """Indices of the lines that may begin a kept entry (a superset), ascending; None when
+        any line may (lines whose own level is kept, or a parser without keywords).
+
+        Every other line continues an entry or begins one below the minimum, which is what lets
+        a source give a whole stretch of them one call of :meth:`feed`.
+        """
+        if self._keywords is None or default_level >= self.min_level:
+            return None
+        return keyword_lines(lines, self._keywords)
+
     def _feed_whole(
         self, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]
     ) -> list[Entry]:
@@ -278,6 +289,29 @@ class Assembler:
             sm = None  # one prefix per line
         if self._start_or_fall_back(st, rest, sm, inner, out, may_join=joins):
             st.prefix = key
+
+    def _continue_run(self, st: _Stream, lines: Sequence[str], i: int) -> int:
+        """Append the lines that continue a kept entry in its current state (a traceback's
+        frames) without a call per line; return the index of the first line not taken."""
+        matcher, targets = self._cont.get(st.state, _NO_RULES)
+        if matcher is None:
+            return i
+        state = st.state
+        kept = st.lines
+        max_lines, max_chars = self.limits.max_entry_lines, self.limits.max_entry_bytes
+        total = len(lines)
+        chars = st.chars
+        start = i
+        while i < total and len(kept) < max_lines and chars < max_chars:
+            m = matcher(lines[i])
+            if m is None or targets[m.lastgroup] != state:
+                break
+            kept.append(lines[i])
+            chars += len(lines[i])
+            i += 1
+        st.chars = chars
+        st.n += i - start
+        return i
 
     def _continue(self, st: _Stream, line: str, target: str) -> None:
         st.n += 1

@@ -20,14 +20,8 @@ import bisect
 import functools
 import itertools
 import re
-from collections.abc import Iterable
-
-try:
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python < 3.11
-    import sre_parse  # type: ignore[no-redef]
-
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from re import _parser as sre_parse  # type: ignore[attr-defined]  # Python >= 3.11
 from typing import TYPE_CHECKING
 
 from tailer.parser import BREAK, LINE, NOTE, TEXT
@@ -182,7 +176,7 @@ def feed_fast(
     n_hits = len(hits)
     while i < total:
         if st.n and st.keep:
-            i = _continue_kept(asm, st, lines, i)
+            i = asm._continue_run(st, lines, i)
             if i < total:
                 step(st, lines[i], ctx, out)
                 i += 1
@@ -204,30 +198,6 @@ def feed_fast(
         while i < end:  # the anchor's entry, then the candidate
             step(st, lines[i], ctx, out)
             i += 1
-
-
-def _continue_kept(asm: Assembler, st: _Stream, lines: Sequence[str], i: int) -> int:
-    """Append the lines that continue a kept entry in its current state (a traceback's frames),
-    without a call per line; return the index of the first line this loop does not take."""
-    matcher, targets = asm._cont.get(st.state, (None, {}))
-    if matcher is None:
-        return i
-    state = st.state
-    kept = st.lines
-    max_lines, max_chars = asm.limits.max_entry_lines, asm.limits.max_entry_bytes
-    total = len(lines)
-    chars = st.chars
-    start = i
-    while i < total and len(kept) < max_lines and chars < max_chars:
-        m = matcher(lines[i])
-        if m is None or targets[m.lastgroup] != state:
-            break
-        kept.append(lines[i])
-        chars += len(lines[i])
-        i += 1
-    st.chars = chars
-    st.n += i - start
-    return i
 
 
 def _anchor(asm: Assembler, lines: Sequence[str], low: int, target: int) -> int:

@@ -25,7 +25,6 @@ from tailer.assembly import Assembler
 from tailer.daemon.idle import IdleFlush
 from tailer.daemon.writer import Batch, Writer
 from tailer.records import PRIORITY_LEVELS, Entry, JournalPosition, Level
-from tailer.skipping import keyword_lines
 from tailer.sources.journal import JournalRun
 
 log = logging.getLogger(__name__)
@@ -160,11 +159,8 @@ class JournalReader:
         Otherwise (a default level at or above the minimum, or a plugin without keywords) a
         call holds lines of the same millisecond only.
         """
-        asm = self.assembler
-        keywords = getattr(asm, "_keywords", None)
-        if keywords is not None and _level(priority) < asm.min_level:
-            marks = keyword_lines(lines, keywords)
-        else:
+        marks = self.assembler.candidate_lines(lines, _level(priority))
+        if marks is None:
             marks = [i for i in range(1, len(stamps)) if stamps[i] != stamps[i - 1]]
         cuts = [0]
         for i in marks:
