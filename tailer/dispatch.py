@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-
-try:
-    from re import _constants as sre_c  # type: ignore[attr-defined]
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python < 3.11
-    import sre_constants as sre_c  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+from re import _constants as sre_c  # type: ignore[attr-defined]  # Python >= 3.11
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 
 Matcher = Callable[[str], "re.Match[str] | None"]
 
