@@ -292,19 +292,24 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def journald_session() -> Iterator[Journald]:
-    """One namespace for the whole session; tests tell their entries apart by identifier."""
+def _running(name: str) -> Iterator[Journald]:
+    """A namespace started empty for the fixture's use and removed after it (or a skip)."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    daemon = Journald(f"tailertest{os.getpid()}")
+    daemon = Journald(name)
     daemon.remove()
     try:
         daemon.ensure_running()
         yield daemon
     finally:
         daemon.remove()
+
+
+@pytest.fixture(scope="session")
+def journald_session() -> Iterator[Journald]:
+    """One namespace for the whole session; tests tell their entries apart by identifier."""
+    yield from _running(f"tailertest{os.getpid()}")
 
 
 @pytest.fixture
@@ -317,13 +322,4 @@ def journald(journald_session: Journald) -> Journald:
 @pytest.fixture
 def fresh_journald() -> Iterator[Journald]:
     """A namespace of the test's own, for tests that rotate or vacuum the whole journal."""
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
-    daemon = Journald(f"tailertest{os.getpid()}n{next(_counter)}")
-    daemon.remove()
-    try:
-        daemon.ensure_running()
-        yield daemon
-    finally:
-        daemon.remove()
+    yield from _running(f"tailertest{os.getpid()}n{next(_counter)}")
