@@ -194,6 +194,9 @@ class _NullStore:
         self.entries += len(entries)
         return WriteResult(inserted=len(entries), positions=len(positions))
 
+    def load_positions(self) -> dict[str, Position]:
+        return {}
+
     def close(self) -> None:
         pass
 

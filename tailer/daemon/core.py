@@ -22,7 +22,8 @@ from tailer.collect import make_assembler
 from tailer.config import Config, ConfigError, system_journal_present
 from tailer.daemon.filereader import FileReader, file_positions
 from tailer.daemon.journalreader import JournalReader
-from tailer.daemon.writer import Writer, WriterStopped
+from tailer.daemon.writer import WriterStopped
+from tailer.daemon.writer_process import ProcessWriter
 from tailer.notify import Notifier, watchdog_interval
 from tailer.records import JournalPosition, Position
 
@@ -60,22 +61,16 @@ class Daemon:
         self.abort = threading.Event()
         self.readers: list[FileReader | JournalReader] = []
         self.task_failures: dict[str, int] = {}
-        self.writer = Writer(
-            self._open_store,
+        window = config.dedup_window
+        self.writer = ProcessWriter(
+            self.store_path,
+            dedup_window_ms=int(window * 1000) if window is not None else None,
             queue_batches=config.limits.queue_batches,
             batch_entries=config.limits.batch_entries,
             abort=self.abort,
         )
         self._threads: dict[str, threading.Thread] = {}
         self._failed: list[str] = []
-
-    def _open_store(self) -> Any:
-        from tailer.store import open_store
-
-        window = self.config.dedup_window
-        return open_store(
-            self.store_path, dedup_window_ms=int(window * 1000) if window is not None else None
-        )
 
     # -- building ----------------------------------------------------------------------------
 
@@ -171,9 +166,8 @@ class Daemon:
         self._start_writer()
         if not self.writer.ready.wait(30) or self.writer.error is not None:
             raise self.writer.error or RuntimeError("store did not open within 30 s")
-        assert self.writer.store is not None
         try:
-            self._build(dict(self.writer.store.load_positions()))
+            self._build(self.writer.positions)
         except BaseException:
             self.writer.finish()
             self._threads["tailer-writer"].join(STOP_TIMEOUT_S)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tailer.records import Entry, Position
-from tailer.store.base import Store, StoreError
+from tailer.store.base import Store, StoreError, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class Writer:
         self.failures = 0
         self.lag = 0.0  # seconds from the read of the last committed batch to its commit
         self.store: Store | None = None
+        self.positions: dict[str, Position] = {}  # as stored when the writer opened the store
         self.ready = threading.Event()
         self.error: BaseException | None = None
 
@@ -98,6 +99,7 @@ class Writer:
     def run(self) -> None:
         try:
             self.store = self._open_store()
+            self.positions = dict(self.store.load_positions())
             self.ready.set()
             self._loop()
         except BaseException as exc:
@@ -116,6 +118,7 @@ class Writer:
             try:
                 first = self._queue.get(timeout=1.0)
             except queue.Empty:
+                self._idle()
                 continue
             if first is None:
                 break
@@ -133,31 +136,60 @@ class Writer:
                 n += len(nxt.entries)
             self._commit(batches)
 
+    def _idle(self) -> None:
+        """Called about once a second while no batch comes."""
+
     def _commit(self, batches: list[Batch]) -> None:
-        entries: list[Entry] = []
-        positions: dict[str, Position] = {}
-        for batch in batches:
-            entries.extend(batch.entries)
-            for position in batch.positions:
-                positions[position.key] = position  # later batches are further on
+        entries, positions = merge(batches)
         assert self.store is not None
-        backoff = 0.05
-        while True:
-            try:
-                result = self.store.write(entries, list(positions.values()))
-                break
-            except StoreError as exc:
-                self.failures += 1
-                if self.abort.is_set():
-                    raise
-                if getattr(exc, "retryable", True) is False or self.failures % 20 == 1:
-                    log.error("store write failed (attempt %d), retrying in %.1f s: %s",
-                              self.failures, backoff, exc)
-                self.beat = time.monotonic()
-                self.abort.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+        result = write_retrying(self.store, entries, positions, self.abort, self._failed)
+        self._committed(batches, len(entries), result.inserted)
+
+    def _failed(self) -> None:
+        self.failures += 1
+        self.beat = time.monotonic()
+
+    def _committed(self, batches: list[Batch], entries: int, inserted: int) -> None:
         self.batches += 1
-        self.entries += len(entries)
-        self.inserted += result.inserted
+        self.entries += entries
+        self.inserted += inserted
         self.lines += sum(b.lines for b in batches)
         self.lag = time.monotonic() - batches[-1].read_at
+
+
+def merge(batches: list[Batch]) -> tuple[list[Entry], list[Position]]:
+    """One transaction's worth: every entry, and the newest position of each key."""
+    entries: list[Entry] = []
+    positions: dict[str, Position] = {}
+    for batch in batches:
+        entries.extend(batch.entries)
+        for position in batch.positions:
+            positions[position.key] = position  # later batches are further on
+    return entries, list(positions.values())
+
+
+def write_retrying(
+    store: Store,
+    entries: list[Entry],
+    positions: list[Position],
+    abort: threading.Event,
+    on_failure: Callable[[], None],
+) -> WriteResult:
+    """``store.write``, retried with backoff until it succeeds: a full or locked disk delays
+    the daemon (the readers wait behind the full queue) but loses nothing. Raises only once
+    ``abort`` is set."""
+    backoff = 0.05
+    failures = 0
+    while True:
+        try:
+            return store.write(entries, positions)
+        except StoreError as exc:
+            failures += 1
+            on_failure()
+            if abort.is_set():
+                raise
+            if getattr(exc, "retryable", True) is False or failures % 20 == 1:
+                log.error("store write failed (attempt %d), retrying in %.1f s: %s",
+                          failures, backoff, exc)
+            abort.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)

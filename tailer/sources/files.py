@@ -52,7 +52,7 @@ STAT_NAMES = (
     "overflows",
     "positions_clamped",
 )
-BLOCKS_PER_POLL = 256  # per file and poll (16 MiB), so one busy file cannot starve the others
+BLOCKS_PER_POLL = 64  # per file and poll (4 MiB), so one busy file cannot starve the others
 END_SEARCH = 65_536  # how far back "start at end" looks for the last complete line
 KNOWN_LIMIT = 10_000  # positions of closed files remembered to recognise them again
 FINISHED_LIMIT = 256  # closed files whose positions can still be asked for by key

@@ -1,0 +1,76 @@
+"""The store writer process: its death stops the daemon without losing or doubling an entry,
+and one store has one writer at a time."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tailer.daemon.writer_process import lock_store
+from tests.test_daemon import (
+    append,
+    messages,
+    occurrences,
+    start_daemon,
+    stop_daemon,
+    traceback_lines,
+    wait_until,
+    write_config,
+)
+
+
+def writer_child(pid: int) -> int | None:
+    """The pid of the daemon's store writer process, once it runs."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"tailer.daemon.writer_process" in cmdline:
+                return int(child)
+    return None
+
+
+def test_a_killed_store_writer_stops_the_daemon_and_the_restart_stores_each_entry_once(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "app.log"
+    db = tmp_path / "tailer.db"
+    append(log, [line for n in range(1, 4) for line in traceback_lines(n)])
+    config = write_config(tmp_path, flush_timeout=0.3)
+    daemon = start_daemon(config)
+    wait_until(lambda: len(messages(db)) == 3, what="the first three entries")
+    child = wait_until(lambda: writer_child(daemon.pid), what="the writer process")
+    # more lines, and the writer dies while they are read
+    append(log, [line for n in range(4, 200) for line in traceback_lines(n)])
+    os.kill(child, signal.SIGKILL)
+    code = daemon.wait(timeout=10)
+    assert daemon.stderr is not None
+    err = daemon.stderr.read().decode()
+    assert code == 1
+    assert "store writer process died (signal SIGKILL)" in err
+    daemon = start_daemon(config)
+    try:
+        wait_until(lambda: len(messages(db)) == 199, timeout=20, what="all 199 entries")
+    finally:
+        assert stop_daemon(daemon)[0] == 0
+    stored = occurrences(db)
+    assert sorted(stored.values()) == [1] * 199
+    assert {msg.rsplit(" ", 1)[1] for _, msg, _ in stored} == {str(n) for n in range(1, 200)}
+
+
+def test_a_second_writer_on_the_same_store_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    db = tmp_path / "tailer.db"
+    append(log, traceback_lines(1))
+    daemon = start_daemon(write_config(tmp_path, flush_timeout=0.3))
+    try:
+        wait_until(lambda: messages(db), what="the first entry")
+        child = writer_child(daemon.pid)
+        with pytest.raises(RuntimeError, match=rf"another tailer writer \(pid {child}\)"):
+            lock_store(str(db), timeout=0.3)
+    finally:
+        assert stop_daemon(daemon)[0] == 0
+    # once that daemon is gone, the lock is free again
+    os.close(lock_store(str(db), timeout=0.3))
