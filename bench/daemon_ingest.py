@@ -46,6 +46,19 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name (the daemon names its threads) and of the writer process."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        name = (task / "comm").read_text().strip()
+        parts = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(parts[11]) + int(parts[12])
+        out[name] = out.get(name, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+        for child in (task / "children").read_text().split():
+            out["writer process"] = out.get("writer process", 0.0) + cpu_s(int(child))
+    return out
+
+
 def committed_offset(conn: sqlite3.Connection) -> int:
     try:
         row = conn.execute("SELECT max(offset) FROM positions WHERE kind = 'file'").fetchone()
@@ -99,6 +112,7 @@ def main() -> None:
         data = corpus.read_bytes()
         size = len(data)
         cpu0 = tree_cpu_s(daemon.pid)
+        threads0 = thread_cpu(daemon.pid)
         started = time.monotonic()
         with corpus.open("rb") as src, log.open("ab") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
@@ -116,6 +130,7 @@ def main() -> None:
         if os.environ.get("BENCH_DEBUG"):
             print(commits)
         cpu = tree_cpu_s(daemon.pid) - cpu0
+        threads = thread_cpu(daemon.pid)
         took = commits[-1][0]
         burst_t, burst_offset = commits[-1]
         if len(commits) > 1 and took - commits[-2][0] > args.flush_timeout * 0.5:
@@ -124,6 +139,9 @@ def main() -> None:
         print(f"ingest: {burst_lines:,} lines committed in {burst_t:.2f} s ="
               f" {burst_lines / burst_t:,.0f} lines/s ({cpu:.2f} CPU s in all, writer process"
               " included)")
+        print("  CPU s by part: " + ", ".join(
+            f"{name} {t - threads0.get(name, 0.0):.2f}" for name, t in sorted(threads.items())
+            if t - threads0.get(name, 0.0) >= 0.01))
         print(f"  all {args.lines:,} lines in {took:.2f} s; the last"
               f" {args.lines - burst_lines:,} waited for the flush timeout"
               f" ({args.flush_timeout:.1f} s)")

@@ -8,6 +8,7 @@ exception type, the final exception line and the module of the innermost frame.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import ClassVar
@@ -172,8 +173,11 @@ def _top_frames(seg_lines: Sequence[str], frames: list[re.Match[str]]) -> int:
     return top[-1] if top else -1
 
 
+@functools.lru_cache(maxsize=4096)
 def module_of(path: str) -> str:
-    """``/x/site-packages/httpx/_models.py`` -> ``httpx._models``; ``/app/a/b.py`` -> ``b``."""
+    """``/x/site-packages/httpx/_models.py`` -> ``httpx._models``; ``/app/a/b.py`` -> ``b``.
+
+    Cached: a service's tracebacks end in the same few files again and again."""
     if path.startswith("<"):
         return path
     matches = list(SITE.finditer(path))

@@ -51,6 +51,10 @@ class SyslogParser(Parser):
                       timestamp_ms=_time(m.group("ts")), metadata=metadata)
 
 
+_MONTHS = {name: i for i, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
 def _time(text: str) -> int | None:
     """RFC 3164 has no year: take the one that puts the time nearest to now (not in the future
     by more than a day); RFC 5424 is ISO 8601."""
@@ -59,8 +63,12 @@ def _time(text: str) -> int | None:
             moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
             return int(moment.timestamp() * 1000)
         now = _dt.datetime.now(_dt.UTC)
-        moment = _dt.datetime.strptime(f"{now.year} {text}", "%Y %b %d %H:%M:%S")
-        moment = moment.replace(tzinfo=_dt.UTC)
+        month = _MONTHS.get(text[:3])
+        if month is None:
+            return None
+        # "Mmm dd HH:MM:SS" (day padded with a space): fixed columns, read without strptime
+        moment = _dt.datetime(now.year, month, int(text[4:6]), int(text[7:9]), int(text[10:12]),
+                              int(text[13:15]), tzinfo=_dt.UTC)
         if moment - now > _dt.timedelta(days=1):
             moment = moment.replace(year=now.year - 1)
         return int(moment.timestamp() * 1000)

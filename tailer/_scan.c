@@ -35,8 +35,9 @@ set_pair(Table *t, unsigned int a, unsigned int b)
     t->pair[key >> 3] |= (unsigned char)(1u << (key & 7));
 }
 
+/* With ``high_is_hit`` (UTF-8 bytes), a byte from 0xC4 on is a hit of its own: see Block. */
 static int
-build(Table *t, PyObject *keywords)
+build(Table *t, PyObject *keywords, int high_is_hit)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(keywords);
     if (n > MAX_KEYWORDS) {
@@ -75,6 +76,12 @@ build(Table *t, PyObject *keywords)
         t->head[t->count] = ((unsigned int)a0 << 8) | b0;
         t->count++;
     }
+    if (high_is_hit)
+        for (unsigned int a = 0xC4; a < 256; a++) {
+            t->single[a] = 1;
+            for (unsigned int b = 0; b < 256; b++)
+                set_pair(t, a, b);
+        }
     return 0;
 }
 
@@ -123,7 +130,7 @@ keyword_lines(PyObject *self, PyObject *args)
     Table *t = PyMem_Malloc(sizeof(Table));
     if (t == NULL)
         return PyErr_NoMemory();
-    if (build(t, keywords) < 0) {
+    if (build(t, keywords, 0) < 0) {
         PyMem_Free(t);
         return NULL;
     }
@@ -157,6 +164,325 @@ keyword_lines(PyObject *self, PyObject *args)
     return out;
 }
 
+
+/* ---------------------------------------------------------------------------------------
+ * Block: the complete lines of one read, split in C and decoded only when asked for.
+ *
+ * Under the default ERROR minimum the assembler reads perhaps one line in ten; the others are
+ * counted in runs (tailer.skipping). Splitting and decoding every line of a block into a str
+ * was the file source's largest cost. A Block keeps the bytes and the offsets of the line
+ * starts; line i is decoded (UTF-8, surrogateescape, cut at max_line bytes) the first time it
+ * is indexed and cached. It is a sequence of str: len, indexing, slices (lists), iteration,
+ * and equality with a list.
+ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *buf;        /* bytes */
+    Py_ssize_t n;         /* lines */
+    Py_ssize_t *starts;   /* n + 1 entries: line i is buf[starts[i] : starts[i + 1] - 1] */
+    Py_ssize_t stop;      /* end of the region split (after its last newline) */
+    Py_ssize_t max_line;  /* bytes kept of a longer line; 0: no limit */
+    Py_ssize_t cut;       /* lines longer than max_line */
+    Py_ssize_t cut_bytes; /* the bytes beyond max_line of those lines */
+    int last_unterminated; /* the region did not end with a newline */
+    PyObject **cache;     /* decoded lines, NULL until asked for */
+} Block;
+
+static PyTypeObject BlockType;
+
+static void
+block_dealloc(Block *self)
+{
+    if (self->cache != NULL) {
+        for (Py_ssize_t i = 0; i < self->n; i++)
+            Py_XDECREF(self->cache[i]);
+        PyMem_Free(self->cache);
+    }
+    PyMem_Free(self->starts);
+    Py_XDECREF(self->buf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+block_init(Block *self, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"buf", "start", "stop", "max_line", NULL};
+    PyObject *buf;
+    Py_ssize_t start = 0, stop = -1, max_line = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|nnn", names, &PyBytes_Type, &buf, &start,
+                                     &stop, &max_line))
+        return -1;
+    if (self->buf != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Block is immutable");
+        return -1;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(buf);
+    if (stop < 0 || stop > size)
+        stop = size;
+    if (start < 0 || start > stop) {
+        PyErr_SetString(PyExc_ValueError, "start must be within the buffer, before stop");
+        return -1;
+    }
+    const char *s = PyBytes_AS_STRING(buf);
+    Py_ssize_t cap = 64, n = 0;
+    Py_ssize_t *starts = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    if (starts == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t pos = start, cut = 0, cut_bytes = 0;
+    while (pos < stop) {
+        const char *nl = memchr(s + pos, '\n', (size_t)(stop - pos));
+        Py_ssize_t end = nl ? (Py_ssize_t)(nl - s) : stop; /* end of the line's text */
+        if (n + 2 > cap) {
+            cap *= 2;
+            Py_ssize_t *grown = PyMem_Realloc(starts, cap * sizeof(Py_ssize_t));
+            if (grown == NULL) {
+                PyMem_Free(starts);
+                PyErr_NoMemory();
+                return -1;
+            }
+            starts = grown;
+        }
+        starts[n++] = pos;
+        if (max_line > 0 && end - pos > max_line) {
+            cut++;
+            cut_bytes += end - pos - max_line;
+        }
+        pos = nl ? end + 1 : stop;
+        if (!nl)
+            self->last_unterminated = 1;
+    }
+    starts[n] = self->last_unterminated ? stop + 1 : stop; /* as if a newline followed */
+    self->cache = PyMem_Calloc(n ? n : 1, sizeof(PyObject *));
+    if (self->cache == NULL) {
+        PyMem_Free(starts);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_INCREF(buf);
+    self->buf = buf;
+    self->n = n;
+    self->starts = starts;
+    self->stop = stop;
+    self->max_line = max_line;
+    self->cut = cut;
+    self->cut_bytes = cut_bytes;
+    return 0;
+}
+
+static Py_ssize_t
+block_length(Block *self)
+{
+    return self->n;
+}
+
+static PyObject *
+block_item(Block *self, Py_ssize_t i)
+{
+    if (i < 0 || i >= self->n) {
+        PyErr_SetString(PyExc_IndexError, "Block index out of range");
+        return NULL;
+    }
+    PyObject *line = self->cache[i];
+    if (line == NULL) {
+        Py_ssize_t from = self->starts[i], len = self->starts[i + 1] - 1 - from;
+        if (self->max_line > 0 && len > self->max_line)
+            len = self->max_line;
+        line = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(self->buf) + from, len,
+                                    "surrogateescape");
+        if (line == NULL)
+            return NULL;
+        self->cache[i] = line;
+    }
+    Py_INCREF(line);
+    return line;
+}
+
+static PyObject *
+block_subscript(Block *self, PyObject *key)
+{
+    if (PyIndex_Check(key)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred())
+            return NULL;
+        if (i < 0)
+            i += self->n;
+        return block_item(self, i);
+    }
+    if (PySlice_Check(key)) {
+        Py_ssize_t start, stop, step;
+        if (PySlice_Unpack(key, &start, &stop, &step) < 0)
+            return NULL;
+        Py_ssize_t len = PySlice_AdjustIndices(self->n, &start, &stop, step);
+        PyObject *out = PyList_New(len);
+        if (out == NULL)
+            return NULL;
+        for (Py_ssize_t k = 0, i = start; k < len; k++, i += step) {
+            PyObject *line = block_item(self, i);
+            if (line == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyList_SET_ITEM(out, k, line);
+        }
+        return out;
+    }
+    PyErr_Format(PyExc_TypeError, "Block indices must be integers or slices, not %.200s",
+                 Py_TYPE(key)->tp_name);
+    return NULL;
+}
+
+static PyObject *
+block_richcompare(PyObject *self, PyObject *other, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !(PyList_Check(other) || PyObject_TypeCheck(other, &BlockType)))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyObject *mine = PySequence_List(self);
+    if (mine == NULL)
+        return NULL;
+    PyObject *theirs = PyList_Check(other) ? Py_NewRef(other) : PySequence_List(other);
+    if (theirs == NULL) {
+        Py_DECREF(mine);
+        return NULL;
+    }
+    PyObject *result = PyObject_RichCompare(mine, theirs, op);
+    Py_DECREF(mine);
+    Py_DECREF(theirs);
+    return result;
+}
+
+/* A line of bytes that may hold a character whose case folding is ASCII (U+0130, U+0131,
+ * U+017F, U+212A ...: all at or above U+0100, whose UTF-8 lead byte is 0xC4 or more) is
+ * reported as a hit, as the str scanner reports every line it cannot scan. */
+static PyObject *
+block_keyword_lines(Block *self, PyObject *args)
+{
+    PyObject *keywords;
+    if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &keywords))
+        return NULL;
+    Table *t = PyMem_Malloc(sizeof(Table));
+    if (t == NULL)
+        return PyErr_NoMemory();
+    if (build(t, keywords, 1) < 0) {
+        PyMem_Free(t);
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        PyMem_Free(t);
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(self->buf);
+    for (Py_ssize_t i = 0; i < self->n; i++) {
+        Py_ssize_t from = self->starts[i], len = self->starts[i + 1] - 1 - from;
+        if (self->max_line > 0 && len > self->max_line)
+            len = self->max_line;
+        const unsigned char *line = s + from;
+        if (line_has_keyword(t, line, len)) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            if (index == NULL || PyList_Append(out, index) < 0) {
+                Py_XDECREF(index);
+                Py_DECREF(out);
+                PyMem_Free(t);
+                return NULL;
+            }
+            Py_DECREF(index);
+        }
+    }
+    PyMem_Free(t);
+    return out;
+}
+
+static PyObject *
+block_line_ends(Block *self, PyObject *arg)
+{
+    Py_ssize_t base = PyLong_AsSsize_t(arg);
+    if (base == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, self->n * (Py_ssize_t)sizeof(long long));
+    if (out == NULL)
+        return NULL;
+    long long *ends = (long long *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < self->n; i++)
+        ends[i] = (long long)(base + self->starts[i + 1] - (i + 1));
+    return out;
+}
+
+static PyObject *
+block_get_cut(Block *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->cut);
+}
+
+static PyObject *
+block_get_cut_bytes(Block *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->cut_bytes);
+}
+
+static PyObject *
+block_get_stop(Block *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->stop);
+}
+
+static PyObject *
+block_repr(Block *self)
+{
+    return PyUnicode_FromFormat("<tailer._scan.Block of %zd lines>", self->n);
+}
+
+static PyMethodDef block_methods[] = {
+    {"keyword_lines", (PyCFunction)block_keyword_lines, METH_VARARGS,
+     "keyword_lines(keywords: tuple[bytes, ...]) -> list[int]\n"
+     "Indices of the lines that contain a keyword, ASCII case-insensitively (lines with\n"
+     "characters from U+0100 on are always reported)."},
+    {"line_ends", (PyCFunction)block_line_ends, METH_O,
+     "line_ends(base: int) -> bytes\n"
+     "For each line i, base + (offset after its newline) - (i + 1), as native int64: what\n"
+     "array('q').frombytes takes (the file source's encoding of line ends)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef block_getset[] = {
+    {"cut", (getter)block_get_cut, NULL, "lines longer than max_line (cut when decoded)", NULL},
+    {"cut_bytes", (getter)block_get_cut_bytes, NULL, "bytes beyond max_line of those lines",
+     NULL},
+    {"stop", (getter)block_get_stop, NULL, "end of the region split", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods block_as_sequence = {
+    .sq_length = (lenfunc)block_length,
+    .sq_item = (ssizeargfunc)block_item,
+};
+
+static PyMappingMethods block_as_mapping = {
+    .mp_length = (lenfunc)block_length,
+    .mp_subscript = (binaryfunc)block_subscript,
+};
+
+static PyTypeObject BlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tailer._scan.Block",
+    .tp_basicsize = sizeof(Block),
+    .tp_dealloc = (destructor)block_dealloc,
+    .tp_repr = (reprfunc)block_repr,
+    .tp_as_sequence = &block_as_sequence,
+    .tp_as_mapping = &block_as_mapping,
+    .tp_richcompare = block_richcompare,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Block(buf: bytes, start=0, stop=len(buf), max_line=0)\n"
+              "The lines of buf[start:stop] (split at newlines, the last one needing none),\n"
+              "decoded as UTF-8 with surrogateescape when indexed, cut at max_line bytes.",
+    .tp_methods = block_methods,
+    .tp_getset = block_getset,
+    .tp_init = (initproc)block_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static PyMethodDef methods[] = {
     {"keyword_lines", keyword_lines, METH_VARARGS,
      "keyword_lines(lines: list[str], keywords: tuple[bytes, ...], start: int = 0) -> list[int]\n"
@@ -171,5 +497,14 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__scan(void)
 {
-    return PyModule_Create(&module);
+    if (PyType_Ready(&BlockType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Block", (PyObject *)&BlockType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

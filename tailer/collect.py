@@ -10,10 +10,16 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from tailer.assembly import Assembler, Limits
 from tailer.plugins import LoadedParser, load_parsers
 from tailer.records import Entry, Level
+
+try:
+    from tailer._scan import Block  # the C splitter, when it was built
+except ImportError:  # pragma: no cover - no compiler at install time
+    Block = None  # type: ignore[assignment,misc]
 
 BLOCK = 1 << 16  # below malloc's mmap threshold: a bigger block's text costs page faults
 
@@ -93,42 +99,66 @@ def iter_file(
     try:
         size = _size(handle)
         read_ms = int(time.time() * 1000)
-        decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
-        buffer = bytearray(BLOCK)  # one buffer for every block: no fresh pages per read
-        view = memoryview(buffer)
-        carry = ""
+        blocks = _byte_blocks if Block is not None else _text_blocks
         first = True
-        while True:
-            try:
-                n = handle.readinto(buffer)
-            except OSError as exc:
-                raise CollectError(f"cannot read {stream}: {exc.strerror or exc}") from exc
-            if not n:
-                break
+        for lines, n in blocks(handle, stream):
             coll.bytes += n
-            # the decoder keeps a character cut at the block's end for the next block
-            lines = decoder.decode(view[:n]).split("\n")
-            lines[0] = carry + lines[0]
-            carry = lines.pop()
-            if not lines:
-                continue
-            if first and lines[0].startswith("\ufeff"):
-                lines[0] = lines[0][1:]
-            first = False
-            coll.lines += len(lines)
-            yield from _since(asm.feed(stream, lines, read_ms=read_ms), since_ms, coll)
-            if progress is not None:
+            if lines:
+                if first and lines[0].startswith("\ufeff"):
+                    lines = [lines[0][1:], *lines[1:]]
+                first = False
+                coll.lines += len(lines)
+                yield from _since(asm.feed(stream, lines, read_ms=read_ms), since_ms, coll)
+            if progress is not None and n:
                 progress(coll.bytes, size)
-        carry += decoder.decode(b"", final=True)
-        if carry:
-            if first and carry.startswith("\ufeff"):
-                carry = carry[1:]
-            coll.lines += 1
-            yield from _since(asm.feed(stream, [carry], read_ms=read_ms), since_ms, coll)
         yield from _since(asm.flush(stream), since_ms, coll)
         coll.stats = dict(asm.stats)
     finally:
         handle.close()
+
+
+def _read(handle: BinaryIO, buffer: bytearray, stream: str) -> int:
+    try:
+        return handle.readinto(buffer)  # type: ignore[attr-defined,no-any-return]
+    except OSError as exc:
+        raise CollectError(f"cannot read {stream}: {exc.strerror or exc}") from exc
+
+
+def _byte_blocks(handle: BinaryIO, stream: str) -> Iterator[tuple[Sequence[str], int]]:
+    """(complete lines, bytes read) per block, split in C and decoded only where read; the
+    unterminated rest of the file comes last, with 0 bytes."""
+    buffer = bytearray(BLOCK)  # one buffer for every block: no fresh pages per read
+    view = memoryview(buffer)
+    carry = b""
+    while n := _read(handle, buffer, stream):
+        data = carry + view[:n] if carry else bytes(view[:n])
+        newline = data.rfind(b"\n")
+        if newline < 0:
+            carry = data
+            yield [], n
+            continue
+        carry = data[newline + 1 :]
+        assert Block is not None
+        yield Block(data, 0, newline + 1), n
+    if carry:
+        yield [carry.decode("utf-8", "surrogateescape")], 0
+
+
+def _text_blocks(handle: BinaryIO, stream: str) -> Iterator[tuple[Sequence[str], int]]:
+    """Without the C extension: decode each block, split it, carry the unterminated rest."""
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    buffer = bytearray(BLOCK)
+    view = memoryview(buffer)
+    carry = ""
+    while n := _read(handle, buffer, stream):
+        # the decoder keeps a character cut at the block's end for the next block
+        lines = decoder.decode(view[:n]).split("\n")
+        lines[0] = carry + lines[0]
+        carry = lines.pop()
+        yield lines, n
+    carry += decoder.decode(b"", final=True)
+    if carry:
+        yield [carry], 0
 
 
 def collect_file(

@@ -126,8 +126,11 @@ def keyword_lines(lines: Sequence[str], keywords: Sequence[str]) -> list[int]:
     the C scanner report any line it does not scan (non-Latin-1 text) as a hit.
     """
     ascii_keys = _ascii_keywords(tuple(keywords))
-    if _scan is not None and ascii_keys is not None and isinstance(lines, list):
-        return _scan.keyword_lines(lines, ascii_keys)
+    if _scan is not None and ascii_keys is not None:
+        if isinstance(lines, list):
+            return _scan.keyword_lines(lines, ascii_keys)
+        if isinstance(lines, _scan.Block):
+            return lines.keyword_lines(ascii_keys)
     return _keyword_lines_py(lines, keywords)
 
 

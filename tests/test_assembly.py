@@ -116,6 +116,42 @@ def test_c_scanner_finds_every_line_the_python_scanner_finds(lines: list[str]) -
     assert found == sorted(set(found))
 
 
+BLOCK_BYTES = st.lists(
+    st.one_of(st.binary(max_size=30), ODD.map(lambda t: t.encode("utf-8", "surrogateescape")),
+              PIECES.map(str.encode)),
+    max_size=40,
+).map(b"\n".join)
+
+
+@pytest.mark.skipif(skipping._scan is None, reason="the C extension is not built")
+@settings(max_examples=300, deadline=None)
+@given(BLOCK_BYTES, st.integers(0, 12))
+def test_c_block_is_the_decoded_split_lines(data: bytes, max_line: int) -> None:
+    """What the file source and collect read through: the same lines as decoding the bytes
+    and splitting them, each cut at ``max_line`` bytes, and the keyword lines a superset."""
+    Block = skipping._scan.Block
+    lines = data.split(b"\n")
+    if data.endswith(b"\n") or not data:  # a newline ends a line; the last may lack one
+        lines.pop()
+    cut = [x[:max_line] if max_line else x for x in lines]
+    expected = [x.decode("utf-8", "surrogateescape") for x in cut]
+    block = Block(data, 0, len(data), max_line)
+    assert len(block) == len(expected)
+    assert block == expected and list(block) == expected  # decoded on first access, then cached
+    assert block[1:3] == expected[1:3] and (not expected or block[-1] == expected[-1])
+    assert block.cut == sum(1 for x in lines if max_line and len(x) > max_line)
+    keywords = ["err", "crit", "<", '" 5', "traceback (most"]
+    with _scanner("python"):
+        py = skipping.keyword_lines(expected, keywords)
+    found = skipping.keyword_lines(block, keywords)
+    assert set(py) <= set(found) and found == sorted(set(found))
+    fast = make_assembler("ERROR")
+    a = fast.feed("s", block, read_ms=0) + fast.flush("s")
+    slow = make_assembler("ERROR")
+    b = slow.feed("s", expected, read_ms=0) + slow.flush("s")
+    assert [(e.lines, e.message, e.level) for e in a] == [(e.lines, e.message, e.level) for e in b]
+
+
 def test_truncation_keeps_head_and_final_line() -> None:
     from tailer.assembly import Limits
 

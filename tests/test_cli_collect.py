@@ -60,3 +60,29 @@ def test_collect_stores_with_db(corpora: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     found = tailer("search", "--db", str(db), "--json")
     assert json.loads(found.stdout)["total"] == 2
+
+
+def test_collect_reads_the_same_with_and_without_the_c_splitter(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    """A BOM, CRLF, invalid UTF-8, lines across 64 KiB block edges, an unterminated last line:
+    the C splitter (lines decoded only where read) and the pure-Python one agree."""
+    import pytest
+
+    from tailer import collect
+
+    traceback = ("2026-01-01 10:00:00,000 ERROR app: failed {n}\r\nTraceback (most recent call"
+                 " last):\n  File \"x.py\", line 1, in f\nValueError: bad \xff{n}\n")
+    filler = "2026-01-01 10:00:00,000 INFO app: " + "x" * 97 + "\n"
+    text = "\ufeff" + "".join(filler * 700 + traceback.format(n=n) for n in range(40))
+    path = tmp_path / "mixed.log"
+    path.write_bytes(text.encode("utf-8", "surrogateescape") + b"2026-01-01 10:00:01,000 ERROR tail: no newline")
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    results = []
+    for block in (collect.Block, None):
+        monkeypatch.setattr(collect, "Block", block)
+        entries = collect.collect_file(path, min_level="INFO")
+        results.append([(e.level, e.message, e.traceback, e.lines) for e in entries])
+    assert results[0] == results[1]
+    assert len(results[0]) == 40 * 701 + 1
+    assert sum(1 for r in results[0] if r[2]) == 40

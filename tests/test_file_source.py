@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tailer.records import FilePosition
+from tailer.sources import file_tail
 from tailer.sources.file_tail import FileChunk, FileTail
 from tailer.sources.fileid import HEAD_WINDOW
 from tailer.sources.files import FileSource, watch_directories
@@ -295,6 +296,10 @@ def test_invalid_utf8_round_trips(tmp_path: Path, make_source: Factory) -> None:
     assert [line.encode("utf-8", "surrogateescape") for line in got] == raw
 
 
+SPLITTERS = ["c", "python"] if file_tail.Block is not None else ["python"]
+
+
+@pytest.mark.parametrize("splitter", SPLITTERS)
 @settings(max_examples=60, deadline=None)
 @given(
     data=st.binary(max_size=400),
@@ -302,6 +307,21 @@ def test_invalid_utf8_round_trips(tmp_path: Path, make_source: Factory) -> None:
     max_line=st.integers(min_value=1, max_value=50),
 )
 def test_any_bytes_every_line_accounted_for(
+    tmp_path_factory: pytest.TempPathFactory, splitter: str, data: bytes, read_size: int,
+    max_line: int,
+) -> None:
+    """Lines, cuts and positions are the same with the C splitter (lines decoded when read)
+    and the pure-Python one."""
+    saved = file_tail.Block
+    if splitter == "python":
+        file_tail.Block = None
+    try:
+        _every_line_accounted_for(tmp_path_factory, data, read_size, max_line)
+    finally:
+        file_tail.Block = saved
+
+
+def _every_line_accounted_for(
     tmp_path_factory: pytest.TempPathFactory, data: bytes, read_size: int, max_line: int
 ) -> None:
     path = tmp_path_factory.mktemp("prop") / "f.log"

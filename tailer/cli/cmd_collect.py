@@ -71,11 +71,13 @@ _JSON = json.JSONEncoder(ensure_ascii=False)  # built once, not per printed entr
 
 
 def _render(entry: Any, as_json: bool) -> str:
+    from tailer.records import format_timestamp
+
     if as_json:
         return _JSON.encode(entry.to_dict()) + "\n"
-    d = entry.to_dict()
     where = f" {entry.request_method} {entry.request_path}" if entry.request_method else ""
-    head = f"{d['timestamp']} {entry.level.name:<8} {entry.source or '-'}{where}: {entry.message}"
+    stamp = format_timestamp(entry.timestamp_ms)
+    head = f"{stamp} {entry.level.name:<8} {entry.source or '-'}{where}: {entry.message}"
     if entry.traceback and entry.lines > 1:
         return head + "\n" + "\n".join("    " + x for x in entry.traceback.splitlines()[1:]) + "\n"
     return head + "\n"

@@ -11,11 +11,17 @@ from __future__ import annotations
 import os
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice
 
 from tailer.records import FilePosition
 from tailer.sources.fileid import HEAD_WINDOW, TAIL_WINDOW, checksum, head_of, tail_before
+
+try:
+    from tailer._scan import Block  # the C splitter, when it was built
+except ImportError:  # pragma: no cover - no compiler at install time
+    Block = None  # type: ignore[assignment,misc]
 
 # How far back ``position_before`` can go per file: the daemon holds a stream back only to the
 # first line of an entry still being assembled, which is far fewer lines than this.
@@ -28,12 +34,13 @@ class FileChunk:
 
     ``stream`` is the path the file was opened as: a rotated file keeps the name it was read
     under. ``lines`` are decoded UTF-8 with ``surrogateescape`` so the raw bytes can be
-    recovered; ``read_ms`` is the wall-clock time (UTC epoch milliseconds) they were read,
-    the time an entry without a timestamp of its own is given.
+    recovered (a ``tailer._scan.Block`` when the C extension is built: a sequence of str
+    decoded as it is read); ``read_ms`` is the wall-clock time (UTC epoch milliseconds) they
+    were read, the time an entry without a timestamp of its own is given.
     """
 
     stream: str
-    lines: list[str]
+    lines: Sequence[str]
     position: FilePosition
     read_ms: int
 
@@ -206,7 +213,7 @@ class FileTail:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _chunk(self, lines: list[str]) -> FileChunk:
+    def _chunk(self, lines: Sequence[str]) -> FileChunk:
         return FileChunk(self.stream, lines, self.position(), time.time_ns() // 1_000_000)
 
     def _record_line_end(self, end: int) -> None:
@@ -235,7 +242,7 @@ class FileTail:
                 data = stripped
             if data:
                 self.skip_nuls = False
-        lines: list[str] = []
+        lines: Sequence[str] = []
         if self.cut is not None:
             newline = data.find(b"\n")
             if newline < 0:
@@ -254,10 +261,7 @@ class FileTail:
         newline = buf.rfind(b"\n")
         if newline >= 0:
             split = self._split(buf, newline, start)
-            if lines:
-                lines += split
-            else:
-                lines = split
+            lines = [*lines, *split] if lines else split
             rest = buf[newline + 1 :]
         else:
             rest = buf
@@ -269,8 +273,34 @@ class FileTail:
             self.pending = rest
         return self._chunk(lines) if lines else None
 
-    def _split(self, buf: bytes, newline: int, start: int) -> list[str]:
+    def _split(self, buf: bytes, newline: int, start: int) -> Sequence[str]:
         """Split ``buf[:newline]`` (complete lines starting at file offset ``start``)."""
+        if Block is not None:
+            lines: Sequence[str] = self._split_block(buf, newline, start)
+        else:
+            lines = self._split_str(buf, newline, start)
+        self.lines_total += len(lines)
+        self._trim()
+        if newline + 1 >= TAIL_WINDOW:
+            self.tail = buf[newline + 1 - TAIL_WINDOW : newline + 1]
+        else:
+            self.tail = (self.tail + buf[: newline + 1])[-TAIL_WINDOW:]
+        self.offset = start + newline + 1
+        return lines
+
+    def _split_block(self, buf: bytes, newline: int, start: int) -> Sequence[str]:
+        """In C: the line ends are computed there, and lines are decoded only when read."""
+        assert Block is not None
+        data = buf if isinstance(buf, bytes) else bytes(buf)
+        block = Block(data, 0, newline + 1, self.max_line_bytes)
+        self.ends.frombytes(block.line_ends(start - self.lines_total))
+        if block.cut:
+            self.stats["cut_lines"] += block.cut
+            self.stats["skipped_bytes"] += block.cut_bytes
+        return block
+
+    def _split_str(self, buf: bytes, newline: int, start: int) -> list[str]:
+        """Without the C extension: decode and split the whole block."""
         view = memoryview(buf)[:newline]
         text = str(view, "utf-8", "surrogateescape")
         lines = text.split("\n")
@@ -289,14 +319,6 @@ class FileTail:
                     lines[i] = cut
                     self.stats["cut_lines"] += 1
                     self.stats["skipped_bytes"] += len(part) - limit
-        self.lines_total += len(lines)
-        self._trim()
-        end = start + newline + 1
-        if newline + 1 >= TAIL_WINDOW:
-            self.tail = buf[newline + 1 - TAIL_WINDOW : newline + 1]
-        else:
-            self.tail = (self.tail + buf[: newline + 1])[-TAIL_WINDOW:]
-        self.offset = end
         return lines
 
     def close(self) -> None:
