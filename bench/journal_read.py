@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tailer.collect import make_assembler
 from tailer.daemon.journalreader import JournalReader
 from tailer.daemon.writer import Writer
+from tailer.daemon.writer_process import ProcessWriter
 from tailer.records import Entry, Position
 from tailer.sources.journal import JournalRun, JournalSource
 from tailer.sources.journal_supervised import SupervisedJournalSource
@@ -221,12 +222,11 @@ def time_ingest(
     Raises when the store does not hold exactly ``expected`` entries afterwards. Without
     ``store`` the writer hands its batches to :class:`_NullStore`: what the rest costs.
     """
-    from tailer.store import open_store
-
     work = Path(tempfile.mkdtemp(prefix="tailer-jbench-"))
     db = work / "tailer.db"
     null = _NullStore()
-    writer = Writer(lambda: open_store(db) if store else null)
+    # the daemon's writer: a process of its own; without the store, the in-process Writer
+    writer = ProcessWriter(db) if store else Writer(lambda: null)
     thread = threading.Thread(target=writer.run, name="writer")
     thread.start()
     writer.ready.wait(30)

@@ -19,7 +19,7 @@ from typing import Any
 
 from tailer.building import build_entry
 from tailer.correlate import ACCESS, ERROR, PLAIN, Correlator
-from tailer.dispatch import dispatch
+from tailer.dispatch import dispatch, first_chars
 from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
 from tailer.plugins import FAILURE_LIMIT, LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
@@ -159,6 +159,10 @@ class Assembler:
                 parts.append(f"(?P<{key}>{_prefix_groups(pattern, key)})")
                 targets[key] = target
             self._cont[state] = (re.compile("|".join(parts)).match, targets)
+        self._indented = {
+            state: target for state, state_rules in rules.items()
+            if (target := indented_target(state_rules)) is not None
+        }
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -243,6 +247,8 @@ class Assembler:
 
     def _continuation(self, st: _Stream, line: str) -> str:
         """The state a line moves the unfinished entry to by a rule, or "" if no rule takes it."""
+        if line[:1] in _INDENT and (target := self._indented.get(st.state)):
+            return target
         matcher, targets = self._cont.get(st.state, _NO_RULES)
         m = matcher(line) if matcher is not None else None
         return targets[m.lastgroup] if m is not None else ""
@@ -297,17 +303,20 @@ class Assembler:
         if matcher is None:
             return i
         state = st.state
+        indented = self._indented.get(state) == state  # such lines stay, without a regex
         kept = st.lines
         max_lines, max_chars = self.limits.max_entry_lines, self.limits.max_entry_bytes
         total = len(lines)
         chars = st.chars
         start = i
         while i < total and len(kept) < max_lines and chars < max_chars:
-            m = matcher(lines[i])
-            if m is None or targets[m.lastgroup] != state:
-                break
-            kept.append(lines[i])
-            chars += len(lines[i])
+            line = lines[i]
+            if not (indented and line[:1] in _INDENT):
+                m = matcher(line)
+                if m is None or targets[m.lastgroup] != state:
+                    break
+            kept.append(line)
+            chars += len(line)
             i += 1
         st.chars = chars
         st.n += i - start
@@ -484,6 +493,28 @@ class Assembler:
 
 
 _NO_RULES: tuple[None, dict[str, str]] = (None, {})
+_INDENT = (" ", "\t")
+#: Rule patterns that take every line beginning with a space or a tab.
+_ANY_INDENTED = ("[ \\t]", "[\\t ]", "\\s")
+
+
+def indented_target(rules: Sequence[tuple[str, str]]) -> str | None:
+    """The target every line beginning with a space or a tab reaches in a state with these
+    rules (in order), or None when that depends on more than the first character.
+
+    A traceback's frames and source lines are most of a kept entry's lines; when the first
+    rule that can take an indented line takes all of them (``[ \\t]``), and every earlier rule
+    that could take one goes to the same target, the regex need not run for them.
+    """
+    targets = set()
+    for pattern, target in rules:
+        chars = first_chars(pattern)
+        if chars is not None and not {" ", "\t"} & chars:
+            continue  # cannot match an indented line
+        targets.add(target)
+        if pattern in _ANY_INDENTED:
+            return target if len(targets) == 1 else None
+    return None
 
 
 def _prefixed_context(ctx: tuple, header: Header) -> tuple:

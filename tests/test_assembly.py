@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tailer import skipping
-from tailer.assembly import _prefix_groups
+from tailer.assembly import _prefix_groups, indented_target
 from tailer.collect import make_assembler, parse_lines
 from tailer.dispatch import first_chars
 from tailer.records import Level
@@ -281,3 +281,15 @@ def test_first_character_dispatch_matches_as_the_whole_alternation(line: str) ->
 )
 def test_first_chars(pattern: str, chars: str | None) -> None:
     assert first_chars(pattern) == (None if chars is None else frozenset(chars))
+
+
+@pytest.mark.parametrize(("rules", "target"), [
+    ([(r"[ \t]*$", "tb"), (r"[ \t]", "tb"), (r"During handling", "tbchain")], "tb"),
+    ([(r"[ \t]*\+ Exception Group", "tb"), (r"[ \t]", "pyhook")], None),
+    ([(r"  \| ", "group"), (r"[ \t]", "tb")], None),  # a plugin's rule for some indented lines
+    ([(r"Caused by", "x"), (r"\s", "tb")], "tb"),
+    ([(r"[ \t]+at ", "java")], None),  # takes only some indented lines
+])
+def test_indented_target(rules: list[tuple[str, str]], target: str | None) -> None:
+    """When the regex can be skipped for indented lines: only if all of them go one way."""
+    assert indented_target(rules) == target

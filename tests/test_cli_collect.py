@@ -76,7 +76,8 @@ def test_collect_reads_the_same_with_and_without_the_c_splitter(
     filler = "2026-01-01 10:00:00,000 INFO app: " + "x" * 97 + "\n"
     text = "\ufeff" + "".join(filler * 700 + traceback.format(n=n) for n in range(40))
     path = tmp_path / "mixed.log"
-    path.write_bytes(text.encode("utf-8", "surrogateescape") + b"2026-01-01 10:00:01,000 ERROR tail: no newline")
+    tail = b"2026-01-01 10:00:01,000 ERROR tail: no newline"
+    path.write_bytes(text.encode("utf-8", "surrogateescape") + tail)
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
     results = []
     for block in (collect.Block, None):
