@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from tailer.daemon.writer_process import lock_store
+from tailer.records import Entry, Level
+from tailer.store import SqliteStore
 from tests.test_daemon import (
     append,
     messages,
     occurrences,
+    query,
     start_daemon,
     stop_daemon,
     traceback_lines,
@@ -74,3 +77,30 @@ def test_a_second_writer_on_the_same_store_is_refused_naming_the_holder(tmp_path
         assert stop_daemon(daemon)[0] == 0
     # once that daemon is gone, the lock is free again
     os.close(lock_store(str(db), timeout=0.3))
+
+
+def test_the_store_writer_catches_the_deferred_traceback_index_up_while_running(
+    tmp_path: Path,
+) -> None:
+    """The writer process defers indexing new tracebacks and indexes them between and after
+    its commits, as well as a backlog a previous writer left in the file, without waiting for
+    the daemon to stop."""
+    log = tmp_path / "app.log"
+    db = tmp_path / "tailer.db"
+    with SqliteStore(db, defer_index=True) as store:  # a backlog of 30 from before
+        store.write([Entry(1_770_000_000_000 + n, Level.ERROR, "old", f"old {n}",
+                           traceback=f"Traceback (most recent call last):\nOldError: {n}")
+                     for n in range(30)], [])
+    assert query(db, "SELECT upto FROM index_watermarks") == [(0,)]
+    append(log, [line for n in range(1, 41) for line in traceback_lines(n)])
+    daemon = start_daemon(write_config(tmp_path, flush_timeout=0.3))
+    try:
+        wait_until(lambda: len(messages(db)) == 70, what="all 70 entries")
+        wait_until(lambda: query(db, "SELECT upto FROM index_watermarks")
+                   == query(db, "SELECT max(id) FROM tracebacks") == [(70,)],
+                   what="the index to catch up")
+        found = query(db, "SELECT t.text FROM tracebacks_fts AS x JOIN tracebacks AS t"
+                      " ON t.id = x.rowid WHERE x.tracebacks_fts MATCH '\"card declined 37\"'")
+        assert [text.rsplit("\n", 1)[1] for (text,) in found] == ["ValueError: card declined 37"]
+    finally:
+        assert stop_daemon(daemon)[0] == 0

@@ -167,7 +167,8 @@ def test_migrates_an_empty_file_and_records_migrations(tmp_path: Path) -> None:
     SqliteStore(path).close()
     assert [r[0] for r in rows(path, "SELECT name FROM schema_migrations ORDER BY rowid")] == [
         "0001_seed_tables", "0002_store_v2", "0003_batched_message_index",
-        "0004_window_seq_bounds", "0005_sequence_ids", "0006_batched_traceback_index"]
+        "0004_window_seq_bounds", "0005_sequence_ids", "0006_batched_traceback_index",
+        "0007_deferred_traceback_index"]
     assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     SqliteStore(path).close()  # idempotent
     assert len(rows(path, "SELECT * FROM schema_migrations")) == len(MIGRATIONS)
@@ -345,3 +346,123 @@ def test_every_distinct_traceback_is_found_by_its_text_once(tmp_path: Path) -> N
     conn = sqlite3.connect(path)
     conn.execute("INSERT INTO tracebacks_fts (tracebacks_fts) VALUES ('integrity-check')")
     conn.close()
+
+
+# -- deferred traceback indexing (schema 0007) ----------------------------------------------------
+
+DAY = 86_400_000
+
+
+def tb(i: int) -> str:
+    return TB.replace("'user_id'", f"'token{i:03d}x'")
+
+
+def indexed(path: Path) -> list[int]:
+    """Ids the traceback index itself finds (every stored text holds 'most recent')."""
+    return sorted(r[0] for r in rows(
+        path, "SELECT rowid FROM tracebacks_fts WHERE tracebacks_fts MATCH '\"most recent\"'"))
+
+
+def watermark(path: Path) -> int:
+    return rows(path, "SELECT upto FROM index_watermarks WHERE name = 'tracebacks'")[0][0]
+
+
+def index_matches_table(path: Path) -> None:
+    """FTS5's checks: the index is sound, and (rank 1) holds exactly the stored texts; the
+    second fails after a 'delete' of a row the index never had (its totals go wrong)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("INSERT INTO tracebacks_fts (tracebacks_fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO tracebacks_fts (tracebacks_fts, rank)"
+                     " VALUES ('integrity-check', 1)")
+    finally:
+        conn.close()
+
+
+def found(s: SqliteStore, i: int) -> int:
+    return s.search_logs(f"token{i:03d}x").total
+
+
+def test_deferred_tracebacks_wait_for_index_backlog_and_are_found_meanwhile(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.db"
+    with open_store(path, defer_index=True) as s:
+        assert s.defer_index
+        s.write([entry(NOW + i, f"m{i}", traceback=tb(i)) for i in range(5)], [])
+        s.write([entry(NOW + 10 + i, f"n{i}", traceback=tb(i)) for i in range(3, 8)], [])
+        assert indexed(path) == [] and watermark(path) == 0
+        before = [found(s, i) for i in range(9)]
+        assert before == [1, 1, 1, 2, 2, 1, 1, 1, 0]
+        assert [s.index_backlog(limit=3) for _ in range(4)] == [3, 3, 2, 0]
+        assert indexed(path) == list(range(1, 9)) and watermark(path) == 8
+        assert [found(s, i) for i in range(9)] == before
+    index_matches_table(path)
+    with SqliteStore(path) as s:  # an immediate writer indexes a backlog it finds too
+        s.write([entry(NOW + 20, "x", traceback=tb(20))], [])
+        assert indexed(path) == list(range(1, 10)) and watermark(path) == 9
+
+
+def test_cleanup_of_indexed_and_unindexed_tracebacks_keeps_the_index_sound(
+    tmp_path: Path,
+) -> None:
+    """Only tracebacks at or below the watermark are deleted from the index: a 'delete' of
+    one it never had would corrupt it."""
+    path = tmp_path / "c.db"
+    old = NOW - 10 * DAY
+    with SqliteStore(path, defer_index=True) as s:
+        s.write([entry(old + i, f"old{i}", traceback=tb(i)) for i in range(3)], [])  # ids 1-3
+        s.write([entry(NOW + i, f"new{i}", traceback=tb(10 + i)) for i in range(2)], [])  # 4-5
+        assert s.index_backlog() == 5
+        s.write([entry(old + 10 + i, f"old{i}", traceback=tb(3 + i)) for i in range(3)], [])
+        s.write([entry(NOW + 10 + i, f"new{i}", traceback=tb(12 + i)) for i in range(2)], [])
+        assert watermark(path) == 5 and indexed(path) == [1, 2, 3, 4, 5]
+        result = s.cleanup_old_logs(5)
+        assert (result.deleted_logs, result.deleted_tracebacks) == (6, 6)
+        assert indexed(path) == [4, 5]
+        assert [found(s, i) for i in (0, 3, 5, 10, 11, 12, 13)] == [0, 0, 0, 1, 1, 1, 1]
+        assert s.index_backlog() == 2 and s.index_backlog() == 0
+        assert indexed(path) == [4, 5, 9, 10]
+        assert [found(s, i) for i in (0, 3, 5, 10, 11, 12, 13)] == [0, 0, 0, 1, 1, 1, 1]
+    index_matches_table(path)
+
+
+@pytest.mark.parametrize("defer", [False, True])
+def test_ids_reused_after_cleanup_are_indexed_in_the_write(tmp_path: Path, defer: bool) -> None:
+    """``tracebacks.id`` is not AUTOINCREMENT: once cleanup deleted the highest ids, new
+    tracebacks get them again, below the watermark, where every row must be indexed."""
+    path = tmp_path / "r.db"
+    with SqliteStore(path, defer_index=defer) as s:
+        s.write([entry(NOW - 10 * DAY + i, f"old{i}", traceback=tb(i)) for i in range(3)], [])
+        s.index_backlog()
+        assert watermark(path) == 3
+        assert s.cleanup_old_logs(9).deleted_tracebacks == 3
+        assert rows(path, "SELECT count(*) FROM tracebacks") == [(0,)]
+        s.write([entry(NOW - 5 * DAY + i, f"new{i}", traceback=tb(10 + i)) for i in range(4)],
+                [])
+        assert rows(path, "SELECT max(id) FROM tracebacks") == [(4,)]
+        assert indexed(path) == ([1, 2, 3] if defer else [1, 2, 3, 4])
+        assert watermark(path) == (3 if defer else 4)
+        assert [found(s, i) for i in (0, 10, 11, 12, 13)] == [0, 1, 1, 1, 1]
+        assert s.cleanup_old_logs(1).deleted_tracebacks == 4  # by the trigger where indexed
+        assert indexed(path) == []
+    index_matches_table(path)
+
+
+def test_the_write_path_indexes_once_the_backlog_passes_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tailer.store import ingest
+
+    monkeypatch.setattr(ingest, "BACKLOG_BOUND", 5)
+    path = tmp_path / "b.db"
+    with SqliteStore(path, defer_index=True) as s:
+        s.write([entry(NOW + i, f"a{i}", traceback=tb(i)) for i in range(5)], [])
+        assert watermark(path) == 0 and indexed(path) == []  # 5 waiting: within the bound
+        s.write([entry(NOW + 10, "b", traceback=tb(5))], [])  # 6 waiting: all indexed
+        assert watermark(path) == 6 and indexed(path) == list(range(1, 7))
+        s.write([entry(NOW + 20, "c", traceback=tb(6))], [])
+        assert watermark(path) == 6 and indexed(path) == list(range(1, 7))
+        assert [found(s, i) for i in range(8)] == [1] * 7 + [0]
+        assert s.index_backlog() == 1 and s.index_backlog() == 0
+    index_matches_table(path)

@@ -52,7 +52,8 @@ def test_v2_file_with_data_is_upgraded_in_place(tmp_path: Path, monkeypatch) -> 
         conn = store._write_conn()
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
         assert names[2:] == ["0003_batched_message_index", "0004_window_seq_bounds",
-                             "0005_sequence_ids", "0006_batched_traceback_index"]
+                             "0005_sequence_ids", "0006_batched_traceback_index",
+                             "0007_deferred_traceback_index"]
         assert store.search_logs().total == 300
         assert [r.message for r in store.search_logs("needle").results] == [
             "old failure 207 needle", "old failure 107 needle", "old failure 7 needle"]
@@ -127,7 +128,7 @@ def test_v4_file_keeps_its_ids_and_numbers_new_rows_after_them(
     with SqliteStore(path) as store:
         conn = store._write_conn()
         assert conn.execute("SELECT name FROM schema_migrations ORDER BY rowid DESC"
-                            " LIMIT 1").fetchone() == ("0006_batched_traceback_index",)
+                            " LIMIT 1").fetchone() == ("0007_deferred_traceback_index",)
         assert store.get_log("old-3").traceback == TB  # type: ignore[union-attr]
         assert store.get_log(v4_id).message == "v4 needle"  # type: ignore[union-attr]
         assert store.search_logs("needle").total == 4
@@ -149,3 +150,51 @@ def test_v4_file_keeps_its_ids_and_numbers_new_rows_after_them(
         assert store.search_logs("needle").total == 2
         assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"
                             " ('integrity-check')").fetchall() == []
+
+
+def test_v6_file_gets_a_watermark_over_its_indexed_tracebacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0007: every traceback of a v6 file is indexed, so the watermark starts at the highest
+    id; deletes below it leave the index, later deferred tracebacks wait above it."""
+    path = tmp_path / "v6.db"
+    make_v2_database(path, monkeypatch)
+    conn = sqlite3.connect(path, isolation_level=None)
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
+        m.setattr(schema, "SCHEMA_VERSION", 6)
+        assert schema.migrate(conn)[-1] == "0006_batched_traceback_index"
+    v6_tb = TB.replace("user_id", "v6_key")  # as the v6 write path stored and indexed it
+    conn.execute("INSERT INTO tracebacks (id, hash, text, first_seen_ms, last_seen_ms)"
+                 " VALUES (2, ?, ?, ?, ?)", (schema.traceback_hash(v6_tb), v6_tb,
+                                             NOW - 7_000_000, NOW - 7_000_000))
+    conn.execute("INSERT INTO tracebacks_fts (rowid, text) VALUES (2, ?)", (v6_tb,))
+    conn.execute(
+        "INSERT INTO error_logs (timestamp_ms, level, source, message, traceback_id,"
+        " content_hash, last_seen_ms) VALUES (?, 'ERROR', 'app', 'v6 row', 2, 'c-v6', ?)",
+        (NOW - 7_000_000, NOW - 7_000_000))
+    conn.close()
+    with SqliteStore(path, defer_index=True) as store:
+        conn = store._write_conn()
+        assert conn.execute("SELECT name, upto FROM index_watermarks").fetchall() == [
+            ("tracebacks", 2)]
+        trigger = conn.execute("SELECT sql FROM sqlite_master WHERE name ="
+                               " 'tracebacks_fts_delete'").fetchone()[0]
+        assert "WHEN old.id <= (SELECT upto FROM index_watermarks" in trigger
+        assert store.search_logs("KeyError").total == 151
+        assert [r.message for r in store.search_logs("v6_key").results] == ["v6 row"]
+        new_tb = TB.replace("user_id", "v7_key")
+        store.write([Entry(NOW, Level.ERROR, "app", "v7 row", traceback=new_tb)], [])
+        assert conn.execute("SELECT upto FROM index_watermarks").fetchone() == (2,)
+        assert [r.message for r in store.search_logs("v7_key").results] == ["v7 row"]
+        assert store.search_logs("KeyError").total == 152
+        # the old rows and both old tracebacks (indexed) go; the new one (not yet indexed)
+        # stays: cut-off a second before NOW, measured from NOW as in the v4 test
+        retention_days = (time.time() * 1000 - (NOW - 1000)) / 86_400_000
+        assert store.cleanup_old_logs(retention_days).deleted_tracebacks == 2
+        assert store.search_logs("v6_key").total == 0
+        assert store.search_logs("KeyError").total == 1
+        assert store.index_backlog() == 1
+        assert [r.message for r in store.search_logs("v7_key").results] == ["v7 row"]
+        assert conn.execute("INSERT INTO tracebacks_fts (tracebacks_fts, rank)"
+                            " VALUES ('integrity-check', 1)").fetchall() == []

@@ -180,3 +180,52 @@ def test_rows_at_the_same_time_come_last_stored_first_in_every_plan(tmp_path: Pa
             assert [r.message for r in found.results] == want, (kwargs, found.plan)
             page = store.search_logs(**kwargs, limit=2, offset=3)  # type: ignore[arg-type]
             assert [r.message for r in page.results] == want[3:5], (kwargs, page.plan)
+
+
+def test_every_plan_answers_the_same_before_and_after_the_traceback_index_catches_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that defers indexing tracebacks finds them anyway (the unindexed ones are
+    tested with LIKE): every plan that looks tracebacks up gives the oracle's answer, and the
+    very same answer once ``index_backlog`` has caught up."""
+    monkeypatch.setattr(search, "COUNT_CAP", 50)
+    monkeypatch.setattr(search, "WINDOW_MIN_CAP", 20)
+    entries = make_entries(600, seed=3)
+    start = NOW - 3_000_000  # the newest third of the entries
+    cases = [  # query, levels, source, start: one or more per plan
+        ("Error: 3", None, None, None), ("ünïcodeError", None, None, None),  # only tracebacks
+        ("keyerror: 5", ["ERROR"], "app*", None), ('quo"teError', None, "db", None),
+        ("Traceback", None, None, None), ("x.py", ["ERROR", "CRITICAL"], None, None),
+        ("Traceback", None, None, start), ("Error: 6", None, None, start),
+        ("r:", None, None, None), ("ü", ["WARNING"], None, None), ("_E", None, None, None),
+    ]
+
+    def answers(store: SqliteStore) -> list[tuple[object, ...]]:
+        out = []
+        for q, levels, source, since in cases:
+            got = store.search_logs(q, level=levels, source=source, start_ms=since, limit=25)
+            want = oracle(entries, q, levels, source, since)
+            if not got.total_is_estimate:
+                assert got.total == len(want), (q, got.plan)
+            assert [r.message for r in got.results] == [e.message for e in want[:25]], q
+            out.append((got.plan, got.total, got.total_is_estimate,
+                        [r.id for r in got.results]))
+        return out
+
+    with SqliteStore(tmp_path / "d.db", defer_index=True) as store:
+        for i in range(0, 600, 150):
+            store.write(entries[i : i + 150], [])
+        conn = store._write_conn()
+        stored = conn.execute("SELECT count(*) FROM tracebacks").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM tracebacks_fts WHERE tracebacks_fts"
+                            " MATCH 'Traceback'").fetchone() == (0,)
+        before = answers(store)
+        assert {plan for plan, *_ in before} == {"fts", "time-scan", "window-scan",
+                                                 "short-scan"}
+        indexed = 0
+        while n := store.index_backlog(limit=10):
+            indexed += n
+        assert indexed == stored > 10
+        assert conn.execute("SELECT count(*) FROM tracebacks_fts WHERE tracebacks_fts"
+                            " MATCH 'Traceback'").fetchone() == (stored,)
+        assert answers(store) == before

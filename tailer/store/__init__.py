@@ -90,12 +90,15 @@ def open_store(
     *,
     dedup_window_ms: int | None = 1000,
     readonly: bool = False,
+    defer_index: bool = False,
 ) -> SqliteStore:
-    """Open (creating or upgrading as needed) the store at ``path`` or :func:`default_path`."""
+    """Open (creating or upgrading as needed) the store at ``path`` or :func:`default_path`;
+    ``defer_index``: see :class:`SqliteStore`."""
     return SqliteStore(
         path if path is not None else default_path(),
         dedup_window_ms=dedup_window_ms,
         readonly=readonly,
+        defer_index=defer_index,
     )
 
 

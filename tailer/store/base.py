@@ -239,7 +239,9 @@ class Store(Protocol):
     """The store's contract. One writer per database; any number of readers.
 
     ``write`` is atomic: entries and the positions that produced them are committed together
-    or not at all (a :class:`StoreWriteError` after rollback). Queries see committed data only.
+    or not at all (a :class:`StoreWriteError` after rollback). Queries see committed data only,
+    all of it: a store that defers full-text indexing (``index_backlog`` catches up) answers
+    searches the same before and after.
     """
 
     path: str
@@ -260,6 +262,8 @@ class Store(Protocol):
         request_method: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> str: ...
+
+    def index_backlog(self, limit: int = 2000) -> int: ...
 
     def load_positions(self) -> dict[str, Position]: ...
 

@@ -28,6 +28,9 @@ from tailer.store.schema import MINUTE_MS, traceback_hash
 _CLUSTER_SPAN_MS = 60_000
 # A stored traceback's last_seen_ms moves only when it falls this far behind (a lower bound).
 _TRACE_SEEN_STEP_MS = 60_000
+# Deferred indexing gives way once this many traceback ids wait (schema 0007): the write path
+# then indexes them, so the unindexed tail that every search tests with LIKE stays short.
+BACKLOG_BOUND = 20_000
 _rng = random.Random()
 
 
@@ -151,10 +154,12 @@ def write_batch(
     window_ms: int | None,
     replay_check: bool,
     state: WriterState | None = None,
+    defer_index: bool = False,
 ) -> tuple[WriteResult, list[int]]:
     """Apply one batch in the caller's open transaction; return the result and each entry's
     row seq (its public id is derived from it: ``schema.V5_ERROR_LOGS``). The caller commits,
-    or rolls back (and resets ``state``) on any exception.
+    or rolls back (and resets ``state``) on any exception. With ``defer_index`` new tracebacks
+    are left for :func:`index_backlog`, within the bounds :func:`_index_tracebacks` keeps.
 
     Per entry only a dict lookup and a comparison run in Python; per new row one list of
     values is built; SQLite is called a fixed number of times per batch (tracebacks seen
@@ -206,7 +211,7 @@ def write_batch(
             new_rows.append(row)
             current[e.content_hash] = row
         row_of[i] = row
-    trace_ids = _upsert_tracebacks(conn, new_rows, state)
+    trace_ids = _upsert_tracebacks(conn, new_rows, state, defer_index)
     _insert_rows(conn, new_rows, trace_ids)
     if new_rows:
         conn.execute(
@@ -266,9 +271,10 @@ def last_seq(conn: sqlite3.Connection) -> int:
 
 
 def _upsert_tracebacks(
-    conn: sqlite3.Connection, rows: list[_Row], state: WriterState
+    conn: sqlite3.Connection, rows: list[_Row], state: WriterState, defer_index: bool
 ) -> dict[str, int]:
-    """Store each distinct traceback of the new rows once; map its text to its row id.
+    """Store each distinct traceback of the new rows once; map its text to its row id; index
+    the new ones now or later (:func:`_index_tracebacks`).
 
     ``last_seen_ms`` is a lower bound of the newest first-seen time of the entry rows that
     reference it, at most ``_TRACE_SEEN_STEP_MS`` behind: cleanup only uses it to pick
@@ -307,17 +313,69 @@ def _upsert_tracebacks(
         ).fetchone()
         ids[text] = tid
         cache[text] = (tid, last)
-    if before is not None:  # new texts get ids above every old one: index them in one go
-        conn.execute(
-            "INSERT INTO tracebacks_fts (rowid, text)"
-            " SELECT id, text FROM tracebacks WHERE id > ?",
-            (before,),
-        )
+    if before is not None:
+        _index_tracebacks(conn, before, defer_index)
     if moved:
         conn.executemany(
             "UPDATE tracebacks SET last_seen_ms = max(last_seen_ms, ?) WHERE id = ?", moved
         )
     return ids
+
+
+def _index_tracebacks(conn: sqlite3.Connection, before: int, defer: bool) -> None:
+    """Index what a batch's new tracebacks require, in its transaction: new texts get ids
+    above ``before`` (the highest id before the batch's inserts), in one statement for all.
+
+    Immediately (``defer`` off): every traceback above the watermark, the batch's and any
+    backlog, and the watermark moves to the highest id. Deferred: only ids that cleanup freed
+    and the batch reused at or below the watermark (where every row must be indexed), unless
+    more than ``BACKLOG_BOUND`` ids wait; then everything, as immediately."""
+    upto = traceback_watermark(conn)
+    lowest = min(before, upto)  # ids above it are new, or waiting above the watermark
+    newest = conn.execute("SELECT coalesce(max(id), 0) FROM tracebacks").fetchone()[0]
+    if defer and newest - upto <= BACKLOG_BOUND:
+        if lowest < upto:
+            _index_range(conn, lowest, upto)
+        return
+    _index_range(conn, lowest, newest)
+    if newest > upto:
+        _set_traceback_watermark(conn, newest)
+
+
+def index_backlog(conn: sqlite3.Connection, limit: int) -> int:
+    """Index up to ``limit`` tracebacks above the watermark, lowest ids first, and move the
+    watermark to the last one, in the caller's transaction; return how many (0: none wait)."""
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    upto = traceback_watermark(conn)
+    count, last = conn.execute(
+        "SELECT count(*), max(id) FROM"
+        " (SELECT id FROM tracebacks WHERE id > ? ORDER BY id LIMIT ?)",
+        (upto, limit),
+    ).fetchone()
+    if count:
+        _index_range(conn, upto, last)
+        _set_traceback_watermark(conn, last)
+    return int(count)
+
+
+def traceback_watermark(conn: sqlite3.Connection) -> int:
+    """The highest traceback id up to which every traceback is indexed (schema 0007)."""
+    row = conn.execute("SELECT upto FROM index_watermarks WHERE name = 'tracebacks'").fetchone()
+    return int(row[0])
+
+
+def _set_traceback_watermark(conn: sqlite3.Connection, upto: int) -> None:
+    conn.execute("UPDATE index_watermarks SET upto = ? WHERE name = 'tracebacks'", (upto,))
+
+
+def _index_range(conn: sqlite3.Connection, above: int, upto: int) -> None:
+    """Index the tracebacks with ids in (above, upto]: one statement, so FTS5 flushes once."""
+    conn.execute(
+        "INSERT INTO tracebacks_fts (rowid, text)"
+        " SELECT id, text FROM tracebacks WHERE id > ? AND id <= ?",
+        (above, upto),
+    )
 
 
 def _recent_rows(

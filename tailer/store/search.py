@@ -39,6 +39,14 @@ _TEXT_TEST = (
     " OR e.message LIKE ? ESCAPE '\\')"
 )
 
+# Tracebacks above the index's watermark whose text is LIKE the bound pattern; a short tail,
+# read by rowid range (the write path indexes once it would pass ingest.BACKLOG_BOUND ids).
+_UNINDEXED_MATCHES = (
+    "SELECT id FROM tracebacks WHERE id >"
+    " (SELECT upto FROM index_watermarks WHERE name = 'tracebacks')"
+    " AND text LIKE ? ESCAPE '\\'"
+)
+
 COLUMNS = (
     "e.seq, e.id, e.timestamp_ms, e.level, e.source, e.message, e.traceback_id,"
     " e.request_method, e.request_path, e.host, e.stream, e.repeat_count, e.last_seen_ms,"
@@ -153,20 +161,24 @@ def fts_trigrams(query: str) -> str:
 def matching_tracebacks(conn: sqlite3.Connection, query: str) -> str:
     """JSON list of the ids of distinct tracebacks containing ``query`` (ASCII
     case-insensitive, like messages). The phrase index folds non-ASCII case too, so its
-    candidates are checked with LIKE unless the query is ASCII."""
+    candidates are checked with LIKE unless the query is ASCII. Tracebacks the index has not
+    reached yet (ids above its watermark, schema 0007) are tested with LIKE, in the same
+    statement: one snapshot, so a catch-up committed meanwhile can neither hide nor add one."""
+    like = like_pattern(query)
     if len(query) < 3:
-        rows = conn.execute(
-            "SELECT id FROM tracebacks WHERE text LIKE ? ESCAPE '\\'", (like_pattern(query),)
-        )
+        rows = conn.execute("SELECT id FROM tracebacks WHERE text LIKE ? ESCAPE '\\'", (like,))
     elif query.isascii():
         rows = conn.execute(
-            "SELECT rowid FROM tracebacks_fts WHERE tracebacks_fts MATCH ?", (fts_phrase(query),)
+            "SELECT rowid FROM tracebacks_fts WHERE tracebacks_fts MATCH ?"
+            f" UNION ALL {_UNINDEXED_MATCHES}",
+            (fts_phrase(query), like),
         )
     else:
         rows = conn.execute(
             "SELECT t.id FROM tracebacks_fts AS x CROSS JOIN tracebacks AS t ON t.id = x.rowid"
-            " WHERE x.tracebacks_fts MATCH ? AND t.text LIKE ? ESCAPE '\\'",
-            (fts_phrase(query), like_pattern(query)),
+            " WHERE x.tracebacks_fts MATCH ? AND t.text LIKE ? ESCAPE '\\'"
+            f" UNION ALL {_UNINDEXED_MATCHES}",
+            (fts_phrase(query), like, like),
         )
     return json.dumps([r[0] for r in rows])
 

@@ -50,6 +50,8 @@ class SqliteStore:
         last occurrence are counted on that row; ``None`` turns dedup off.
     :param busy_timeout: seconds a write waits for another writer before failing.
     :param readonly: never write; a missing file raises :class:`DatabaseMissingError`.
+    :param defer_index: leave new tracebacks' full-text indexing to :meth:`index_backlog`
+        (the daemon's writer calls it while no batch waits); search finds them either way.
     """
 
     def __init__(
@@ -59,11 +61,13 @@ class SqliteStore:
         dedup_window_ms: int | None = DEFAULT_DEDUP_WINDOW_MS,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S,
         readonly: bool = False,
+        defer_index: bool = False,
     ) -> None:
         self.path = os.fspath(path)
         self.dedup_window_ms = dedup_window_ms
         self.busy_timeout = busy_timeout
         self.readonly = readonly
+        self.defer_index = defer_index
         self._writer: sqlite3.Connection | None = None
         self._writer_state = ingest.WriterState()
         self._write_lock = threading.Lock()
@@ -225,9 +229,19 @@ class SqliteStore:
         marks = list(positions)
         with self._transaction() as conn:
             result, _ = ingest.write_batch(
-                conn, batch, marks, self.dedup_window_ms, replay_check, self._writer_state
+                conn, batch, marks, self.dedup_window_ms, replay_check, self._writer_state,
+                self.defer_index,
             )
         return result
+
+    def index_backlog(self, limit: int = 2000) -> int:
+        """Index up to ``limit`` tracebacks a deferred write left unindexed, in one short
+        transaction of their own; return how many (0: the index has caught up).
+
+        Search is complete either way (it tests the unindexed ones with LIKE); this only
+        keeps that tail short. A caller loops until 0, stopping early when a write waits."""
+        with self._transaction() as conn:
+            return ingest.index_backlog(conn, limit)
 
     def store_log_entry(
         self,
@@ -253,7 +267,8 @@ class SqliteStore:
         )
         with self._transaction() as conn:
             _, seqs = ingest.write_batch(
-                conn, [entry], [], self.dedup_window_ms, False, self._writer_state
+                conn, [entry], [], self.dedup_window_ms, False, self._writer_state,
+                self.defer_index,
             )
             row = conn.execute("SELECT id FROM error_logs WHERE seq = ?", (seqs[0],)).fetchone()
         return str(row[0])
