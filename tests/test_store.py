@@ -392,9 +392,11 @@ def test_deferred_tracebacks_wait_for_index_backlog_and_are_found_meanwhile(
         s.write([entry(NOW + i, f"m{i}", traceback=tb(i)) for i in range(5)], [])
         s.write([entry(NOW + 10 + i, f"n{i}", traceback=tb(i)) for i in range(3, 8)], [])
         assert indexed(path) == [] and watermark(path) == 0
+        assert s.index_lag() == 8  # what the daemon's writer looks at between commits
         before = [found(s, i) for i in range(9)]
         assert before == [1, 1, 1, 2, 2, 1, 1, 1, 0]
         assert [s.index_backlog(limit=3) for _ in range(4)] == [3, 3, 2, 0]
+        assert s.index_lag() == 0
         assert indexed(path) == list(range(1, 9)) and watermark(path) == 8
         assert [found(s, i) for i in range(9)] == before
     index_matches_table(path)

@@ -90,7 +90,10 @@ class ProcessWriter(Writer):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tailer.daemon.writer_process", str(req_r), str(rep_w)],
+            # -c, not -m: runpy would run this module a second time, as __main__, after the
+            # package (which imports it) was imported
+            [sys.executable, "-c", "from tailer.daemon.writer_process import _main; _main()",
+             str(req_r), str(rep_w)],
             stdin=subprocess.PIPE,
             pass_fds=(req_r, rep_w),
             env=env,
@@ -190,13 +193,18 @@ def lock_store(path: str, timeout: float = LOCK_TIMEOUT_S) -> int:
 #: machine), looking for a waiting request between steps; idle, it looks this often.
 INDEX_STEP = 500
 INDEX_IDLE_S = 0.5
+#: During a burst (requests coming) the index waits, leaving the CPU to the readers, unless
+#: this many tracebacks wait: then it is kept below that between commits, so the LIKE tail
+#: a search tests stays short (the write path itself indexes past BACKLOG_BOUND, 20,000).
+INDEX_BURST_LAG = 10_000
 
 
 def _child(requests: Connection, replies: Connection, options: dict[str, Any]) -> None:
     """Commit transactions until the parent sends None or goes away.
 
     The store defers indexing new tracebacks (half the time of a burst of new ones), so a
-    commit answers sooner; the child catches the index up while no request waits."""
+    commit answers sooner; the child catches the index up once no request came for
+    ``INDEX_IDLE_S`` (or between commits, when more than ``INDEX_BURST_LAG`` wait)."""
     from tailer.store import open_store
 
     parent = os.getppid()
@@ -236,7 +244,8 @@ def _child(requests: Connection, replies: Connection, options: dict[str, Any]) -
             except OSError:
                 break
             indexer.behind = True
-            indexer.catch_up()
+            if store.index_lag() > INDEX_BURST_LAG:
+                indexer.catch_up()
     finally:
         store.close()
 
@@ -282,7 +291,7 @@ def _pickled_error(exc: Exception) -> bytes:
 
 
 def _main() -> None:
-    """``python -m tailer.daemon.writer_process REQ_FD REPLY_FD``, options pickled on stdin."""
+    """The child: ``python -c "...; _main()" REQ_FD REPLY_FD``, options pickled on stdin."""
     # The parent decides when to stop: systemd's SIGTERM and a terminal's SIGINT reach the
     # whole process group, and this child must finish what the parent still sends.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -294,6 +303,3 @@ def _main() -> None:
     _child(Connection(int(sys.argv[1]), writable=False),
            Connection(int(sys.argv[2]), readable=False), options)
 
-
-if __name__ == "__main__":
-    _main()

@@ -359,6 +359,12 @@ def index_backlog(conn: sqlite3.Connection, limit: int) -> int:
     return int(count)
 
 
+def index_lag(conn: sqlite3.Connection) -> int:
+    """How many traceback ids wait above the watermark (an upper bound of the unindexed)."""
+    newest = conn.execute("SELECT coalesce(max(id), 0) FROM tracebacks").fetchone()[0]
+    return max(0, int(newest) - traceback_watermark(conn))
+
+
 def traceback_watermark(conn: sqlite3.Connection) -> int:
     """The highest traceback id up to which every traceback is indexed (schema 0007)."""
     row = conn.execute("SELECT upto FROM index_watermarks WHERE name = 'tracebacks'").fetchone()

@@ -243,6 +243,11 @@ class SqliteStore:
         with self._transaction() as conn:
             return ingest.index_backlog(conn, limit)
 
+    def index_lag(self) -> int:
+        """How many tracebacks (at most) wait for :meth:`index_backlog`; cheap to ask."""
+        with self._write_lock:
+            return ingest.index_lag(self._write_conn())
+
     def store_log_entry(
         self,
         level: str | int | Level,
