@@ -111,8 +111,35 @@ def _asctime(m: re.Match[str]) -> Header:
     )
 
 
+_SECONDS: dict[str, int] = {}  # "YYYY-MM-DD HH:MM:SS" -> UTC epoch seconds, naive as UTC
+
+
 def parse_time(text: str) -> int | None:
-    """ISO 8601 or logging's ``asctime`` (comma milliseconds), as UTC ms; naive means UTC."""
+    """ISO 8601 or logging's ``asctime`` (comma milliseconds), as UTC ms; naive means UTC.
+
+    logging's default ``2026-02-04 12:00:00,794`` (no zone) is read from a per-second cache:
+    entries come in time order, many in one second."""
+    if len(text) == 23 and text[19] in ",." and text[20:].isdigit() and text.isascii():
+        second = _SECONDS.get(text[:19])
+        if second is None:
+            second = _naive_seconds(text[:19])
+            if second is None:
+                return None
+        return second * 1000 + int(text[20:])
+    return _parse_iso(text)
+
+
+def _naive_seconds(text: str) -> int | None:
+    ms = _parse_iso(text)
+    if ms is None:
+        return None
+    if len(_SECONDS) >= 4096:
+        _SECONDS.clear()
+    _SECONDS[text] = ms // 1000
+    return ms // 1000
+
+
+def _parse_iso(text: str) -> int | None:
     text = text.replace(",", ".").replace(" UTC", "Z").strip()
     try:
         moment = _dt.datetime.fromisoformat(text)

@@ -8,7 +8,6 @@ minimum is recognised and counted from its regex match alone.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import time
@@ -126,6 +125,11 @@ class Assembler:
                     (f"(?P<{key}>{_prefix_groups(start.pattern, key)})", start.pattern)
                 )
         self._start_match = dispatch(alternatives)
+        # the starts of the parsers after parser i: tried when its own start's header is None
+        self._later: list[tuple[_Start, ...]] = [
+            tuple(s for s in self._starts.values() if s.parser > i)
+            for i in range(len(self.parsers))
+        ]
         self._prefixes = {key for key, start in self._starts.items() if start.prefix}
         self._owner: dict[str, int] = {}
         rules: dict[str, list[tuple[str, str]]] = {}
@@ -392,8 +396,7 @@ class Assembler:
 
     def _header(self, start: _Start, line: str) -> tuple[int, Header, str] | None:
         """The header from the first parser (in trial order) that accepts the line."""
-        later = (s for s in self._starts.values() if s.parser > start.parser)
-        for cand in itertools.chain((start,), later):
+        for cand in (start, *self._later[start.parser]):
             own = cand.pattern.match(line)
             if own is None:
                 continue

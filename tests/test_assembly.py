@@ -293,3 +293,15 @@ def test_first_chars(pattern: str, chars: str | None) -> None:
 def test_indented_target(rules: list[tuple[str, str]], target: str | None) -> None:
     """When the regex can be skipped for indented lines: only if all of them go one way."""
     assert indented_target(rules) == target
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(r"20[0-9]{2}-[01][0-9]-[0-3][0-9][ T][0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
+                     r"[,.][0-9\u0663x]{1,4}( UTC|Z)?", fullmatch=True))
+def test_asctime_second_cache_reads_as_iso(text: str) -> None:
+    """logging's asctime is read through a per-second cache: the same time as reading it whole,
+    including for invalid dates and odd fractions."""
+    from parsers.plain import _parse_iso, parse_time
+
+    assert parse_time(text) == _parse_iso(text)
+    assert parse_time(text) == _parse_iso(text)  # second time from the cache
