@@ -238,12 +238,17 @@ class Assembler:
         st.last_feed = time.monotonic()
         return out
 
-    def _step(self, st: _Stream, line: str, ctx: tuple, out: list[Entry]) -> None:
-        """One line: continue the unfinished entry, or end it and begin another."""
+    def _step(
+        self, st: _Stream, line: str, ctx: tuple, out: list[Entry],
+        m: re.Match[str] | None = None,
+    ) -> None:
+        """One line: continue the unfinished entry, or end it and begin another. ``m``: the
+        line's start match when the caller has it already (None: not known)."""
         if st.n and (target := self._continuation(st, line)):
             self._continue(st, line, target)
             return
-        m = self._start_match(line)
+        if m is None:
+            m = self._start_match(line)
         if m is not None and m.lastgroup in self._prefixes:
             self._step_prefixed(st, line, m, ctx, out)
             return

@@ -191,21 +191,27 @@ def feed_fast(
         while h < n_hits and hits[h] < i:
             h += 1
         target = hits[h] if h < n_hits else total
-        anchor = _anchor(asm, lines, i, target)
+        anchor, m = _anchor(asm, lines, i, target)
         if anchor > i:
             skipped = anchor - i
             st.n += skipped  # lines of entries below the minimum: counted, not read
             asm.stats["lines_skipped_fast"] += skipped
         i = anchor
         end = min(target + 1, total)
-        while i < end:  # the anchor's entry, then the candidate
+        if m is not None:  # the anchor's start was matched already
+            step(st, lines[i], ctx, out, m)
+            i += 1
+        while i < end:  # the rest of the anchor's entry, then the candidate
             step(st, lines[i], ctx, out)
             i += 1
 
 
-def _anchor(asm: Assembler, lines: Sequence[str], low: int, target: int) -> int:
-    """The last line before ``target`` that starts an entry of its own: reading resumes there,
-    so the state at the candidate is exactly what reading every line would give."""
+def _anchor(
+    asm: Assembler, lines: Sequence[str], low: int, target: int
+) -> tuple[int, re.Match[str] | None]:
+    """The last line before ``target`` that starts an entry of its own, and its start match
+    (None when none was found): reading resumes there, so the state at the candidate is
+    exactly what reading every line would give."""
     k = target
     start_match = asm._start_match
     prefixes = asm._prefixes
@@ -215,5 +221,5 @@ def _anchor(asm: Assembler, lines: Sequence[str], low: int, target: int) -> int:
         if line and line[0] not in " \t":
             m = start_match(line)
             if m is not None and m.lastgroup not in prefixes:
-                return k
-    return low if k > low else k
+                return k, m
+    return (low if k > low else k), None
