@@ -90,3 +90,23 @@ def test_cleanup_deletes_old_entries(db: str, capsys) -> None:
     assert "deleted 1 entries" in capsys.readouterr().out
     with SqliteStore(db, readonly=True) as store:
         assert store.search_logs("timeout").total == 2
+
+
+def test_search_finds_a_traceback_by_its_header_and_prints_it_whole(
+    tmp_path: Path, capsys
+) -> None:
+    """The header line is kept apart from the stored stack (schema 0008); the output joins
+    them back exactly as the entry was written."""
+    path = str(tmp_path / "h.db")
+    stack = "Traceback (most recent call last):\n  File \"app.py\", line 3\nKeyError: 'x'"
+    texts = [f"2026-02-04 12:00:0{i},794 ERROR app.orders: order 471{i}\n{stack}"
+             for i in range(2)]
+    with SqliteStore(path) as store:
+        store.write([Entry(NOW - 1000 + i, Level.ERROR, "app.orders", f"order 471{i}",
+                           traceback=text) for i, text in enumerate(texts)], [])
+    assert run(["search", "12:00:01,794 ERROR", "--json", "--db", path]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["traceback"] for r in out["results"]] == [texts[1]]
+    assert run(["search", "KeyError: 'x'", "--json", "--db", path]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["traceback"] for r in out["results"]] == texts[::-1]

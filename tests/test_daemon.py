@@ -106,8 +106,8 @@ def occurrences(db: Path) -> Counter[tuple[str, str, str | None]]:
     independent of how dedup happened to fold repeats into rows."""
     rows = query(
         db,
-        "SELECT e.level, e.message, t.text, sum(e.repeat_count) FROM error_logs e"
-        " LEFT JOIN tracebacks t ON t.id = e.traceback_id GROUP BY e.content_hash",
+        "SELECT level, message, traceback, sum(repeat_count) FROM error_log_details"
+        " GROUP BY content_hash",
     )
     return Counter({(lv, msg, tb): n for lv, msg, tb, n in rows})
 

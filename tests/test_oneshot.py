@@ -27,8 +27,8 @@ def unit_name(prefix: str) -> str:
 
 def stored_tracebacks(db: Path) -> list[str]:
     return [text for (text,) in query(
-        db, "SELECT t.text FROM error_logs e JOIN tracebacks t ON t.id = e.traceback_id"
-            " ORDER BY e.seq")]
+        db, "SELECT traceback FROM error_log_details WHERE traceback IS NOT NULL"
+            " ORDER BY seq")]
 
 
 def unit_traceback(n: int, unit: str) -> list[str]:

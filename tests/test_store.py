@@ -12,6 +12,7 @@ import pytest
 from tailer.records import Entry, FilePosition, JournalPosition, Level
 from tailer.store import SqliteStore, open_store
 from tailer.store.base import DatabaseMissingError, SchemaTooNewError
+from tailer.store.ingest import clean_text
 from tailer.store.schema import MIGRATIONS, SCHEMA_VERSION, SEED_DDL
 
 TB = (
@@ -168,7 +169,7 @@ def test_migrates_an_empty_file_and_records_migrations(tmp_path: Path) -> None:
     assert [r[0] for r in rows(path, "SELECT name FROM schema_migrations ORDER BY rowid")] == [
         "0001_seed_tables", "0002_store_v2", "0003_batched_message_index",
         "0004_window_seq_bounds", "0005_sequence_ids", "0006_batched_traceback_index",
-        "0007_deferred_traceback_index"]
+        "0007_deferred_traceback_index", "0008_traceback_heads"]
     assert rows(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     SqliteStore(path).close()  # idempotent
     assert len(rows(path, "SELECT * FROM schema_migrations")) == len(MIGRATIONS)
@@ -358,9 +359,9 @@ def tb(i: int) -> str:
 
 
 def indexed(path: Path) -> list[int]:
-    """Ids the traceback index itself finds (every stored text holds 'most recent')."""
+    """Ids the traceback index itself finds (every stored stack holds 'views.py')."""
     return sorted(r[0] for r in rows(
-        path, "SELECT rowid FROM tracebacks_fts WHERE tracebacks_fts MATCH '\"most recent\"'"))
+        path, "SELECT rowid FROM tracebacks_fts WHERE tracebacks_fts MATCH '\"views.py\"'"))
 
 
 def watermark(path: Path) -> int:
@@ -468,3 +469,64 @@ def test_the_write_path_indexes_once_the_backlog_passes_its_bound(
         assert [found(s, i) for i in range(8)] == [1] * 7 + [0]
         assert s.index_backlog() == 1 and s.index_backlog() == 0
     index_matches_table(path)
+
+
+# -- traceback heads (schema 0008) ----------------------------------------------------------------
+
+STACK = TB.split("\n", 1)[1]
+HEADS = [f"2026-02-04 12:00:0{i},794 ERROR app.orders: charge failed for order 471{i}"
+         for i in range(4)]
+
+
+def test_a_stack_logged_under_different_headers_is_stored_once_and_read_back_whole(
+    tmp_path: Path,
+) -> None:
+    """The first line of a traceback is kept with its row, the stack once in ``tracebacks``;
+    every reader (search, get_log, the details view, a fresh writer) gives the text back as it
+    was written, including texts without a newline or with an empty first or last line."""
+    path = tmp_path / "h.db"
+    texts = [f"{head}\n{STACK}" for head in HEADS] + [
+        "one line only", f"\n{STACK}", "head line\n", f"ünï\udcff head\n{STACK}", TB]
+    written = [entry(NOW + i, f"m{i}", traceback=text) for i, text in enumerate(texts)]
+    with SqliteStore(path) as s:
+        s.write(written[:3], [])
+        s.write(written[3:], [])
+    with SqliteStore(path) as s:  # a fresh writer knows the stacks only from the file
+        s.write([entry(NOW + 20, "again", traceback=f"{HEADS[0]}x\n{STACK}")], [])
+        got = {r.message: r.traceback for r in s.search_logs(limit=50).results}
+        want = {e.message: clean_text(e.traceback) for e in written}
+        assert got == {**want, "again": f"{HEADS[0]}x\n{STACK}"}
+        first = s.search_logs("m0").results[0]
+        assert s.get_log(first.id).traceback == texts[0]  # type: ignore[union-attr]
+    # STACK (under seven heads, one of them empty), 'one line only' whole, '' ('head line\n')
+    assert rows(path, "SELECT count(*) FROM tracebacks") == [(3,)]
+    assert rows(path, "SELECT count(*) FROM error_logs WHERE traceback_head IS NULL") == [(1,)]
+    assert sorted(rows(path, "SELECT message, traceback FROM error_log_details")) == sorted(
+        [(m, t) for m, t in got.items()])
+
+
+def test_a_header_and_a_stack_are_each_found_and_cleanup_keeps_both_indexes_sound(
+    tmp_path: Path,
+) -> None:
+    """A query matching only the header line finds its row through the message index, one
+    matching the stack through the traceback index; deleting rows deletes what was indexed."""
+    path = tmp_path / "f.db"
+    with SqliteStore(path) as s:
+        s.write([entry(NOW - 2 * DAY + i, f"m{i}", traceback=f"{head}\n{STACK}")
+                 for i, head in enumerate(HEADS)], [])
+        s.write([entry(NOW, "fresh", traceback=f"{HEADS[0]} fresh\n{tb(1)[35:]}")], [])
+        assert [r.message for r in s.search_logs("order 4712").results] == ["m2"]
+        assert [r.message for r in s.search_logs("12:00:01,794").results] == ["m1"]
+        assert s.search_logs("app.orders").total == 5
+        assert s.search_logs("user_id").total == 4 and s.search_logs("token001x").total == 1
+        assert s.search_logs("4710 fresh").results[0].message == "fresh"
+        assert s.cleanup_old_logs(1).deleted_tracebacks == 1
+        assert s.search_logs("app.orders").total == 1
+        assert s.search_logs("user_id").total == 0
+    conn = sqlite3.connect(path)
+    try:
+        for index in ("error_logs_fts", "tracebacks_fts"):
+            conn.execute(f"INSERT INTO {index} ({index}) VALUES ('integrity-check')")
+            conn.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('integrity-check', 1)")
+    finally:
+        conn.close()

@@ -53,7 +53,7 @@ def test_v2_file_with_data_is_upgraded_in_place(tmp_path: Path, monkeypatch) -> 
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY rowid")]
         assert names[2:] == ["0003_batched_message_index", "0004_window_seq_bounds",
                              "0005_sequence_ids", "0006_batched_traceback_index",
-                             "0007_deferred_traceback_index"]
+                             "0007_deferred_traceback_index", "0008_traceback_heads"]
         assert store.search_logs().total == 300
         assert [r.message for r in store.search_logs("needle").results] == [
             "old failure 207 needle", "old failure 107 needle", "old failure 7 needle"]
@@ -75,7 +75,9 @@ def test_v2_file_with_data_is_upgraded_in_place(tmp_path: Path, monkeypatch) -> 
         store.write([Entry(NOW, Level.ERROR, "app", "fresh needle", traceback=TB)], [])
         assert store.search_logs("needle").total == 4
         assert store.search_logs("KeyError").total == 151
-        assert conn.execute("SELECT count(*) FROM tracebacks").fetchone() == (1,)
+        # the old rows keep their full text; the new row's stack is stored apart (0008)
+        assert conn.execute("SELECT count(*) FROM tracebacks").fetchone() == (2,)
+        assert store.search_logs("fresh needle").results[0].traceback == TB
         assert conn.execute("INSERT INTO error_logs_fts(error_logs_fts) VALUES"
                             " ('integrity-check')").fetchall() == []
     SqliteStore(path).close()  # nothing left to run
@@ -128,7 +130,7 @@ def test_v4_file_keeps_its_ids_and_numbers_new_rows_after_them(
     with SqliteStore(path) as store:
         conn = store._write_conn()
         assert conn.execute("SELECT name FROM schema_migrations ORDER BY rowid DESC"
-                            " LIMIT 1").fetchone() == ("0007_deferred_traceback_index",)
+                            " LIMIT 1").fetchone() == ("0008_traceback_heads",)
         assert store.get_log("old-3").traceback == TB  # type: ignore[union-attr]
         assert store.get_log(v4_id).message == "v4 needle"  # type: ignore[union-attr]
         assert store.search_logs("needle").total == 4
@@ -198,3 +200,55 @@ def test_v6_file_gets_a_watermark_over_its_indexed_tracebacks(
         assert [r.message for r in store.search_logs("v7_key").results] == ["v7 row"]
         assert conn.execute("INSERT INTO tracebacks_fts (tracebacks_fts, rank)"
                             " VALUES ('integrity-check', 1)").fetchall() == []
+
+
+def test_v7_rows_keep_their_full_tracebacks_beside_rows_with_heads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0008: rows stored before keep their whole traceback text in ``tracebacks`` (head NULL),
+    new rows keep the first line with the row; every reader returns both whole, both are
+    searchable, cleanup and the indexes stay consistent."""
+    path = tmp_path / "v7.db"
+    make_v2_database(path, monkeypatch)
+    conn = sqlite3.connect(path, isolation_level=None)
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:7])
+        m.setattr(schema, "SCHEMA_VERSION", 7)
+        assert schema.migrate(conn)[-1] == "0007_deferred_traceback_index"
+    header = "2026-02-04 12:00:00,794 ERROR app.orders: charge failed for order 4711"
+    v7_tb = f"{header}\n{TB}"  # as the v7 write path stored it: whole, not yet indexed
+    conn.execute("INSERT INTO tracebacks (id, hash, text, first_seen_ms, last_seen_ms)"
+                 " VALUES (2, ?, ?, ?, ?)", (schema.traceback_hash(v7_tb), v7_tb,
+                                             NOW - 7_000_000, NOW - 7_000_000))
+    seq = conn.execute(
+        "INSERT INTO error_logs (timestamp_ms, level, source, message, traceback_id,"
+        " content_hash, last_seen_ms) VALUES (?, 'ERROR', 'app', 'v7 row', 2, 'c-v7', ?)"
+        " RETURNING seq", (NOW - 7_000_000, NOW - 7_000_000)).fetchone()[0]
+    conn.execute("INSERT INTO error_logs_fts (rowid, message) VALUES (?, 'v7 row')", (seq,))
+    conn.close()
+    with SqliteStore(path) as store:
+        conn = store._write_conn()
+        store.write([Entry(NOW, Level.ERROR, "app", "v8 row", traceback=v7_tb),
+                     Entry(NOW + 1, Level.ERROR, "app", "v8 bare", traceback=TB)], [])
+        assert conn.execute("SELECT message, traceback_head IS NULL FROM error_logs"
+                            " WHERE seq >= ? ORDER BY seq", (seq,)).fetchall() == [
+            ("v7 row", 1), ("v8 row", 0), ("v8 bare", 0)]
+        # the whole texts from before, TB (which is v8 row's stack too) and v7_tb, and TB's stack
+        assert conn.execute("SELECT count(*) FROM tracebacks").fetchone() == (3,)
+        got = {r.message: r.traceback for r in store.search_logs("v", limit=5).results}
+        assert got == {"v7 row": v7_tb, "v8 row": v7_tb, "v8 bare": TB}
+        assert store.get_log("old-3").traceback == TB  # type: ignore[union-attr]
+        view = dict(conn.execute("SELECT message, traceback FROM error_log_details"
+                                 " WHERE message LIKE 'v_ %' OR id = 'old-3'"))
+        assert view == {**got, "old failure 3": TB}
+        for q in ("order 4711", "12:00:00,794"):  # the old row by its text, the new by head
+            assert {r.message for r in store.search_logs(q).results} == {"v7 row", "v8 row"}
+        assert store.search_logs("KeyError").total == 153
+        retention_days = (time.time() * 1000 - (NOW - 1000)) / 86_400_000
+        result = store.cleanup_old_logs(retention_days)
+        assert (result.deleted_logs, result.deleted_tracebacks) == (301, 1)  # v7_tb
+        assert store.search_logs("KeyError").total == 2
+        assert [r.message for r in store.search_logs("order 4711").results] == ["v8 row"]
+        for index in ("error_logs_fts", "tracebacks_fts"):
+            conn.execute(f"INSERT INTO {index} ({index}) VALUES ('integrity-check')")
+            conn.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('integrity-check', 1)")

@@ -218,7 +218,7 @@ def test_every_plan_answers_the_same_before_and_after_the_traceback_index_catche
         conn = store._write_conn()
         stored = conn.execute("SELECT count(*) FROM tracebacks").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM tracebacks_fts WHERE tracebacks_fts"
-                            " MATCH 'Traceback'").fetchone() == (0,)
+                            " MATCH '\"x.py\"'").fetchone() == (0,)
         before = answers(store)
         assert {plan for plan, *_ in before} == {"fts", "time-scan", "window-scan",
                                                  "short-scan"}
@@ -227,5 +227,85 @@ def test_every_plan_answers_the_same_before_and_after_the_traceback_index_catche
             indexed += n
         assert indexed == stored > 10
         assert conn.execute("SELECT count(*) FROM tracebacks_fts WHERE tracebacks_fts"
-                            " MATCH 'Traceback'").fetchone() == (stored,)
+                            " MATCH '\"x.py\"'").fetchone() == (stored,)
         assert answers(store) == before
+
+
+# -- traceback heads (schema 0008) ----------------------------------------------------------------
+
+def make_headed_entries(n: int, seed: int = 5) -> list[Entry]:
+    """Entries whose traceback starts with the log header (as files give them): every header
+    is distinct, the stacks are few."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        ts = NOW - 3_600_000 + i * 1500
+        source = rnd.choice(SOURCES)
+        message = f"event {i} {rnd.choice(WORDS)}"
+        tb = None
+        if rnd.random() < 0.6:
+            clock = time.strftime("%H:%M:%S", time.gmtime(ts / 1000))
+            tb = f"{clock},{i % 1000:03d} ERROR {source}: {message} hdr{i}\n"
+            tb += f"Traceback (most recent call last):\n  File 'y{i % 3}.py'\n{WORDS[i % 9]}Error"
+        out.append(Entry(ts, rnd.choice(LEVELS), source, message, traceback=tb))
+    return out
+
+
+HEADED_CASES = [  # query, levels, source, newest third only
+    ("hdr12", None, None, False), ("hdr1", None, None, False), ("hdr5", ["ERROR"], "app*", True),
+    ("ERROR app.web", None, None, False), ("ERROR db", None, None, True),  # heads only
+    ("y1.py", None, None, False), ("NEARError", None, "db", False),  # stacks only
+    ("Traceback", None, None, True), ("event 3", None, None, False),  # everywhere
+    ("hdr7\nTrace", None, None, False), ("7\nTraceback (most", None, None, True),  # across
+    ("\nTr", None, None, False), ("4\n", None, None, False), ("\n", ["ERROR"], None, False),
+    ("hdr", None, None, False), (":0", None, None, False), ("r1", None, None, False),
+]
+
+
+@pytest.mark.parametrize("defer", [False, True])
+def test_heads_stacks_and_their_seam_are_found_by_every_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, defer: bool
+) -> None:
+    """Header lines are found through the message index, stacks through the traceback index
+    (indexed or not yet), a query with a newline across both, and every plan answers as the
+    oracle does over the whole texts."""
+    monkeypatch.setattr(search, "COUNT_CAP", 40)
+    monkeypatch.setattr(search, "WINDOW_MIN_CAP", 20)
+    entries = make_headed_entries(600)
+    start = NOW - 3_000_000  # the newest third
+    plans = set()
+    with SqliteStore(tmp_path / "h.db", defer_index=defer) as store:
+        for i in range(0, 600, 200):
+            store.write(entries[i : i + 200], [])
+        conn = store._write_conn()
+        assert conn.execute("SELECT count(*) FROM tracebacks").fetchone() == (9,)
+        for q, levels, source, recent in HEADED_CASES:
+            since = start if recent else None
+            got = store.search_logs(q, level=levels, source=source, start_ms=since, limit=25)
+            want = oracle(entries, q, levels, source, since)
+            assert want, q
+            if not got.total_is_estimate:
+                assert got.total == len(want), (q, got.plan)
+            assert [r.message for r in got.results] == [e.message for e in want[:25]], q
+            assert [r.traceback for r in got.results] == [e.traceback for e in want[:25]], q
+            plans.add(got.plan)
+    assert plans == {"fts", "time-scan", "window-scan", "short-scan"}
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=st.text(alphabet="hdr1234 \nTrcebak(ostl:)E.-", min_size=1, max_size=10))
+def test_any_text_matches_headed_tracebacks_as_the_whole_text_would(
+    headed, q: str
+) -> None:
+    store, entries = headed
+    assert store.search_logs(q, limit=5).total == len(oracle(entries, q))
+
+
+@pytest.fixture(scope="module")
+def headed(tmp_path_factory: pytest.TempPathFactory):
+    entries = make_headed_entries(300, seed=8)
+    with SqliteStore(tmp_path_factory.mktemp("h") / "h.db") as store:
+        store.write(entries, [])
+        yield store, entries

@@ -75,8 +75,8 @@ def request_error_block(lines: list[str]) -> str:
 def stored(db: Path) -> list[tuple[Any, ...]]:
     return query(
         db,
-        "SELECT e.level, e.message, t.text, e.request_method, e.request_path, e.metadata,"
-        " e.repeat_count FROM error_logs e LEFT JOIN tracebacks t ON t.id = e.traceback_id",
+        "SELECT level, message, traceback, request_method, request_path, metadata,"
+        " repeat_count FROM error_log_details",
     )
 
 

@@ -2,7 +2,8 @@
 
 A batch is folded before it touches the database: entries whose content hash matches a row
 last seen within the dedup window (stored, or earlier in the same batch) add to that row's
-``repeat_count`` instead of adding a row. Distinct tracebacks are stored once in ``tracebacks``;
+``repeat_count`` instead of adding a row. Distinct tracebacks are stored once in ``tracebacks``
+(the stack: a traceback's first line, the entry's header, stays with its row, schema 0008);
 the per-minute rollup ``error_counts`` is kept in the same transaction so rate queries never
 scan entries. A batch whose digest (entries' identity + positions) was committed before is a
 replay and changes nothing.
@@ -22,7 +23,7 @@ from typing import Any
 
 from tailer.records import Entry, FilePosition, JournalPosition, Level, Position
 from tailer.store.base import WriteResult
-from tailer.store.schema import MINUTE_MS, traceback_hash
+from tailer.store.schema import MINUTE_MS, split_traceback, traceback_hash
 
 # A time cluster wider than this is split so that one dedup lookup never ranges over hours.
 _CLUSTER_SPAN_MS = 60_000
@@ -118,7 +119,7 @@ class WriterState:
 
     def __init__(self) -> None:
         self.data_version: int | None = None
-        self.traces: dict[str, tuple[int, int]] = {}  # text -> (id, last_seen_ms)
+        self.traces: dict[str, tuple[int, int]] = {}  # body text -> (id, last_seen_ms)
         self.recent: dict[str, Remembered] = {}
         self.recent_floor: int | None = None  # None: not known, read on the next batch
         self.recent_newest = 0
@@ -216,7 +217,7 @@ def write_batch(
     if new_rows:
         conn.execute(
             "INSERT INTO error_logs_fts (rowid, message)"
-            " SELECT seq, message FROM error_logs WHERE seq >= ?",
+            " SELECT seq, message FROM error_log_texts WHERE seq >= ?",
             (first_seq,),
         )
     if touched:
@@ -273,8 +274,9 @@ def last_seq(conn: sqlite3.Connection) -> int:
 def _upsert_tracebacks(
     conn: sqlite3.Connection, rows: list[_Row], state: WriterState, defer_index: bool
 ) -> dict[str, int]:
-    """Store each distinct traceback of the new rows once; map its text to its row id; index
-    the new ones now or later (:func:`_index_tracebacks`).
+    """Store each distinct traceback body (all but the first line, schema 0008) of the new
+    rows once; map the body to its row id; index the new ones now or later
+    (:func:`_index_tracebacks`).
 
     ``last_seen_ms`` is a lower bound of the newest first-seen time of the entry rows that
     reference it, at most ``_TRACE_SEEN_STEP_MS`` behind: cleanup only uses it to pick
@@ -287,6 +289,7 @@ def _upsert_tracebacks(
     for r in rows:
         text = r.entry.traceback  # type: ignore[union-attr]
         if text:
+            text = split_traceback(text)[1]
             seen = newest.get(text)
             if seen is None or r.timestamp_ms > seen:
                 newest[text] = r.timestamp_ms
@@ -467,7 +470,9 @@ def _clusters(
 _INSERT_COLUMNS = (
     "seq, timestamp_ms, level, source, message, stream, content_hash, repeat_count, last_seen_ms"
 )
-_OPTIONAL_COLUMNS = ("traceback_id", "request_path", "request_method", "metadata", "host")
+_OPTIONAL_COLUMNS = (
+    "traceback_id", "traceback_head", "request_path", "request_method", "metadata", "host"
+)
 
 
 @functools.cache
@@ -497,20 +502,24 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[_Row], trace_ids: dict[str
         ]
         filled = 0
         if e.traceback:
-            values.append(trace_ids[e.traceback])
+            head, body = split_traceback(e.traceback)
+            values.append(trace_ids[body])
             filled = 1
+            if head is not None:
+                values.append(clean_text(head))
+                filled |= 2
         if e.request_path is not None:
             values.append(clean_text(e.request_path))
-            filled |= 2
+            filled |= 4
         if e.request_method is not None:
             values.append(clean_text(e.request_method))
-            filled |= 4
+            filled |= 8
         if e.metadata:
             values.append(metadata_json(e.metadata))
-            filled |= 8
+            filled |= 16
         if e.host is not None:
             values.append(clean_text(e.host))
-            filled |= 16
+            filled |= 32
         group = groups.get(filled)
         if group is None:
             groups[filled] = [values]

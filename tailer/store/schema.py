@@ -424,6 +424,65 @@ def _deferred_traceback_index_v7(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+# 0008: a traceback's first line (the entry's log header, or a journal MESSAGE's first line) is
+# stored with its entry row, in ``traceback_head``, and only the rest, the stack, in
+# ``tracebacks``. The header names the entry (time, logger, message, request id), so it made
+# nearly every traceback text distinct: the journal benchmark's 100,000 "request {i} failed"
+# entries over one stack were 100,000 kilobyte-long tracebacks to store and index; now one.
+# Rows stored before keep head NULL and their full text in ``tracebacks``; nothing is
+# rewritten, and every reader joins the two back (the details view, ``search.fetch_records``).
+# The head stays searchable through the message index, which now indexes ``error_log_texts``:
+# the message, and the head on a line of its own. The index is rebuilt once for that (its
+# content table changes: about 3.5 s a million rows); rows stored before index their message
+# alone, as before. Its triggers delete and re-add exactly that text, so the index and the view
+# always agree (FTS5's 'integrity-check' with rank 1 compares them).
+V8_TRACEBACK_HEADS = """
+DROP TRIGGER IF EXISTS error_logs_fts_delete;
+DROP TRIGGER IF EXISTS error_logs_fts_update;
+DROP TABLE IF EXISTS error_logs_fts;
+ALTER TABLE error_logs ADD COLUMN traceback_head TEXT;
+DROP VIEW IF EXISTS error_log_details;
+CREATE VIEW error_log_details AS
+    SELECT e.*, CASE WHEN e.traceback_head IS NULL THEN t.text
+        ELSE e.traceback_head || char(10) || t.text END AS traceback
+    FROM error_logs AS e LEFT JOIN tracebacks AS t ON t.id = e.traceback_id;
+CREATE VIEW error_log_texts AS
+    SELECT seq, CASE WHEN traceback_head IS NULL THEN message
+        ELSE message || char(10) || traceback_head END AS message
+    FROM error_logs;
+CREATE VIRTUAL TABLE error_logs_fts USING fts5(
+    message, content='error_log_texts', content_rowid='seq', tokenize='trigram', detail='none'
+);
+INSERT INTO error_logs_fts (error_logs_fts, rank) VALUES ('automerge', 8);
+CREATE TRIGGER error_logs_fts_delete AFTER DELETE ON error_logs BEGIN
+    INSERT INTO error_logs_fts (error_logs_fts, rowid, message)
+        VALUES ('delete', old.seq, CASE WHEN old.traceback_head IS NULL THEN old.message
+            ELSE old.message || char(10) || old.traceback_head END);
+END;
+CREATE TRIGGER error_logs_fts_update AFTER UPDATE OF message, traceback_head ON error_logs BEGIN
+    INSERT INTO error_logs_fts (error_logs_fts, rowid, message)
+        VALUES ('delete', old.seq, CASE WHEN old.traceback_head IS NULL THEN old.message
+            ELSE old.message || char(10) || old.traceback_head END);
+    INSERT INTO error_logs_fts (rowid, message)
+        VALUES (new.seq, CASE WHEN new.traceback_head IS NULL THEN new.message
+            ELSE new.message || char(10) || new.traceback_head END);
+END;
+"""
+
+
+def _traceback_heads_v8(conn: sqlite3.Connection) -> None:
+    """Keep a traceback's first line with its entry row; index it with the message."""
+    for statement in _statements(V8_TRACEBACK_HEADS):
+        conn.execute(statement)
+    conn.execute("INSERT INTO error_logs_fts (error_logs_fts) VALUES ('rebuild')")
+
+
+def split_traceback(text: str) -> tuple[str | None, str]:
+    """A traceback as stored since 0008: (first line, the rest); (None, text) for one line."""
+    head, newline, body = text.partition("\n")
+    return (head, body) if newline else (None, text)
+
+
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_seed_tables", _seed_tables),
@@ -433,6 +492,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0005_sequence_ids", _sequence_ids),
     ("0006_batched_traceback_index", _traceback_index_v6),
     ("0007_deferred_traceback_index", _deferred_traceback_index_v7),
+    ("0008_traceback_heads", _traceback_heads_v8),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,12 +1,13 @@
 """search_logs: filters, substring search and paging, with a plan chosen per query.
 
 One plan does not fit all. A term with few hits is found through the trigram full-text
-indexes (messages per entry; each distinct traceback once) and its candidates are sorted by
-time. A term with very many hits is paged faster by walking the time index newest first and
-testing each row, which stops after a page. Which one applies is decided by counting the
-full-text candidates up to ``COUNT_CAP``: below it the count is exact; above it the total is
-reported as the cap with ``total_is_estimate`` (a lower bound). Terms shorter than three
-characters cannot use a trigram index and are answered by a bounded scan of the newest rows.
+indexes (per entry its message and its traceback's first line; each distinct traceback body
+once) and its candidates are sorted by time. A term with very many hits is paged faster by
+walking the time index newest first and testing each row, which stops after a page. Which one
+applies is decided by counting the full-text candidates up to ``COUNT_CAP``: below it the count
+is exact; above it the total is reported as the cap with ``total_is_estimate`` (a lower
+bound). Terms shorter than three characters cannot use a trigram index and are answered by a
+bounded scan of the newest rows.
 
 User text is only ever a bound parameter: quoted FTS5 strings (``"`` doubled) or a LIKE
 pattern with every wildcard escaped; it never becomes SQL, FTS syntax or a wildcard.
@@ -31,12 +32,13 @@ WINDOW_BOUND_ROWS = 100_000  # a time window this small bounds the full-text loo
 WINDOW_MIN_CAP = 200  # in such a window, candidates beyond max(this, 1/200 of it): scan it
 MAX_COMBINATIONS = 32  # level x source index ranges merged before falling back to one scan
 _PREFIX_END = "\U0010ffff"
-# Message contains the term (ASCII case-insensitive, as trigram FTS) or a matching traceback.
+# Message or traceback head (its first line, kept with the row since schema 0008) contains the
+# term (ASCII case-insensitive, as trigram FTS), or the row's traceback body matches.
 # LIKE folds ASCII case only, which is the documented matching rule; the pattern is built by
 # like_pattern() with every wildcard escaped, so user text still cannot act as syntax.
 _TEXT_TEST = (
     "(e.traceback_id IN (SELECT value FROM json_each(?))"
-    " OR e.message LIKE ? ESCAPE '\\')"
+    " OR e.message LIKE ? ESCAPE '\\' OR e.traceback_head LIKE ? ESCAPE '\\')"
 )
 
 # Tracebacks above the index's watermark whose text is LIKE the bound pattern; a short tail,
@@ -50,7 +52,7 @@ _UNINDEXED_MATCHES = (
 COLUMNS = (
     "e.seq, e.id, e.timestamp_ms, e.level, e.source, e.message, e.traceback_id,"
     " e.request_method, e.request_path, e.host, e.stream, e.repeat_count, e.last_seen_ms,"
-    " e.metadata, e.pattern_id, e.content_hash"
+    " e.metadata, e.pattern_id, e.content_hash, e.traceback_head"
 )
 
 
@@ -145,10 +147,59 @@ def search_logs(
     return _fts_search(conn, filters, query, limit, offset, start_ms, end_ms)
 
 
+@dataclass(frozen=True, slots=True)
+class TextMatch:
+    """What a query matches besides messages: the ids of the tracebacks whose stored text
+    contains it, and for a query holding a newline the rows it matches across their
+    traceback's head and body (stored apart since schema 0008), as SQL on ``e``, or None."""
+
+    trace_ids: str  # JSON list
+    like: str
+    across_sql: str | None
+    across_params: tuple[object, ...]
+
+    def test(self) -> tuple[str, tuple[object, ...]]:
+        """The row test (to append to a WHERE clause) and its parameters."""
+        if self.across_sql is None:
+            return f" AND {_TEXT_TEST}", (self.trace_ids, self.like, self.like)
+        return (f" AND ({_TEXT_TEST} OR {self.across_sql})",
+                (self.trace_ids, self.like, self.like, *self.across_params))
+
+
+def text_match(conn: sqlite3.Connection, query: str) -> TextMatch:
+    """Look up what ``query`` matches in tracebacks, once per search.
+
+    A row stored since 0008 keeps its traceback's first line (no newline) in
+    ``traceback_head`` and the rest in ``tracebacks``, so a query with a newline can match
+    their join only with its first newline at the seam: the head ends with what precedes it,
+    the body starts with what follows."""
+    trace_ids = matching_tracebacks(conn, query)
+    before, newline, after = query.partition("\n")
+    sql, params = None, ()
+    if newline:
+        head_like = "%" + _escape_like(before)
+        if not after:
+            sql, params = "e.traceback_head LIKE ? ESCAPE '\\'", (head_like,)
+        else:
+            bodies = json.dumps([r[0] for r in conn.execute(
+                "SELECT id FROM tracebacks WHERE id IN (SELECT value FROM json_each(?))"
+                " AND text LIKE ? ESCAPE '\\'",
+                (matching_tracebacks(conn, after), _escape_like(after) + "%"),
+            )])
+            if bodies != "[]":
+                sql = ("(e.traceback_id IN (SELECT value FROM json_each(?))"
+                       " AND e.traceback_head LIKE ? ESCAPE '\\')")
+                params = (bodies, head_like)
+    return TextMatch(trace_ids, like_pattern(query), sql, params)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_pattern(query: str) -> str:
     """``%query%`` with ``\\``, ``%`` and ``_`` escaped: a plain substring for LIKE ... ESCAPE."""
-    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{_escape_like(query)}%"
 
 
 def fts_trigrams(query: str) -> str:
@@ -216,7 +267,7 @@ def _fts_search(
     start_ms: int | None,
     end_ms: int | None,
 ) -> SearchResult:
-    trace_ids = matching_tracebacks(conn, query)
+    match = text_match(conn, query)
     window = seq_bounds(conn, start_ms, end_ms)
     bounds, cap = None, COUNT_CAP
     if window is not None:
@@ -225,7 +276,7 @@ def _fts_search(
     hits: dict[int, int] = {}
     common = False
     for f in filters:
-        found = _capped_candidates(conn, f, query, trace_ids, cap + 1 - len(hits), bounds)
+        found = _capped_candidates(conn, f, query, match, cap + 1 - len(hits), bounds)
         hits.update(found)
         if len(hits) > cap:
             common = True
@@ -235,7 +286,7 @@ def _fts_search(
         ordered = sorted(hits.items(), key=lambda kv: (-kv[1], -kv[0]))
         page = [seq for seq, _ in ordered[offset:need]]
         return _result(conn, page, len(hits), False, limit, offset, "fts")
-    test, params = " AND " + _TEXT_TEST, (trace_ids, like_pattern(query))
+    test, params = match.test()
     seqs = _merged_page(conn, filters, test, params, need)
     if window is not None:
         # A narrow window with many hits: testing its rows counts them (up to the cap) for
@@ -254,14 +305,17 @@ def _capped_candidates(
     conn: sqlite3.Connection,
     f: Filter,
     query: str,
-    trace_ids: str,
+    match: TextMatch,
     cap: int,
     bounds: tuple[int, int] | None,
 ) -> dict[int, int]:
     """Up to ``cap`` matching rows of one filter range, seq -> timestamp, driven from the
-    full-text indexes (messages, then entries of matching tracebacks); message candidates
-    (rows with all the query's trigrams) are checked with instr."""
+    full-text indexes (messages with their traceback heads, then entries of matching
+    tracebacks); message candidates (rows with all the query's trigrams) are checked with
+    LIKE on the message and on the head, each on its own; then rows a query with a newline
+    matches across head and body."""
     found: dict[int, int] = {}
+    like = match.like
     rowid_sql, rowid_params = "", ()
     if bounds is not None:
         rowid_sql, rowid_params = " AND x.rowid BETWEEN ? AND ?", bounds
@@ -269,15 +323,22 @@ def _capped_candidates(
         "SELECT e.seq, e.timestamp_ms FROM error_logs_fts AS x"
         " CROSS JOIN error_logs AS e ON e.seq = x.rowid"  # FTS drives: never probe per row
         f" WHERE x.error_logs_fts MATCH ?{rowid_sql} AND {f.sql}"
-        " AND e.message LIKE ? ESCAPE '\\' LIMIT ?",
-        (fts_trigrams(query), *rowid_params, *f.params, like_pattern(query), cap),
+        " AND (e.message LIKE ? ESCAPE '\\' OR e.traceback_head LIKE ? ESCAPE '\\') LIMIT ?",
+        (fts_trigrams(query), *rowid_params, *f.params, like, like, cap),
     )
     found.update(rows)
-    if len(found) < cap and trace_ids != "[]":
+    if len(found) < cap and match.trace_ids != "[]":
         rows = conn.execute(
             "SELECT e.seq, e.timestamp_ms FROM error_logs AS e"
             f" WHERE e.traceback_id IN (SELECT value FROM json_each(?)) AND {f.sql} LIMIT ?",
-            (trace_ids, *f.params, cap + len(found)),
+            (match.trace_ids, *f.params, cap + len(found)),
+        )
+        found.update(rows)
+    if len(found) < cap and match.across_sql is not None:
+        rows = conn.execute(
+            "SELECT e.seq, e.timestamp_ms FROM error_logs AS e"
+            f" WHERE {match.across_sql} AND {f.sql} LIMIT ?",
+            (*match.across_params, *f.params, cap + len(found)),
         )
         found.update(rows)
     return found
@@ -290,9 +351,7 @@ def _short_search(
     each range newest first, up to SHORT_SCAN_CAP rows (the walk stops at a full page); the
     total counts matches among the newest SHORT_COUNT_ROWS rows of each range and is flagged
     an estimate (a lower bound) when a range holds more rows than were counted."""
-    trace_ids = matching_tracebacks(conn, query)
-    test = " AND " + _TEXT_TEST
-    params = (trace_ids, like_pattern(query))
+    test, params = text_match(conn, query).test()
     seqs = _merged_page(conn, filters, test, params, limit + offset, scan_cap=SHORT_SCAN_CAP)
     total, capped = 0, False
     for f in filters:
@@ -325,7 +384,7 @@ def _merged_page(
         else:
             sql = (
                 "SELECT -e.timestamp_ms, -e.seq FROM (SELECT e.seq, e.timestamp_ms, e.message,"
-                " e.traceback_id FROM error_logs AS e"
+                " e.traceback_head, e.traceback_id FROM error_logs AS e"
                 f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC, e.seq DESC LIMIT ?) AS e"
                 f" WHERE 1{extra_sql} ORDER BY e.timestamp_ms DESC, e.seq DESC LIMIT ?"
             )
@@ -358,7 +417,7 @@ def _count_newest(
     """Matches among the newest ``cap`` rows of a range, and whether that was all of them."""
     examined, matched = conn.execute(
         "SELECT count(*), count(CASE WHEN 1" + test + " THEN 1 END) FROM"
-        " (SELECT e.message, e.traceback_id FROM error_logs AS e"
+        " (SELECT e.message, e.traceback_head, e.traceback_id FROM error_logs AS e"
         f" WHERE {f.sql} ORDER BY e.timestamp_ms DESC, e.seq DESC LIMIT ?) AS e",
         (*params, *f.params, cap),
     ).fetchone()
@@ -386,7 +445,8 @@ def _result(
 
 
 def fetch_records(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[LogRecord]:
-    """Full records for ``seqs``, in that order, with their traceback text joined in."""
+    """Full records for ``seqs``, in that order, with their traceback text joined in: the
+    head kept with the row (schema 0008; NULL in rows stored before) and the stored body."""
     if not seqs:
         return []
     rows = {
@@ -409,14 +469,17 @@ def fetch_records(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[LogReco
 
 def _record(row: tuple, texts: dict[int, str]) -> LogRecord:
     (_seq, id_, ts, level, source, message, trace_id, method, path, host, stream, repeats,
-     last_seen, metadata, pattern_id, chash) = row
+     last_seen, metadata, pattern_id, chash, head) = row
+    traceback = texts.get(trace_id) if trace_id is not None else None
+    if head is not None and traceback is not None:
+        traceback = f"{head}\n{traceback}"
     return LogRecord(
         id=id_,
         timestamp_ms=ts,
         level=level,
         source=source,
         message=message,
-        traceback=texts.get(trace_id) if trace_id is not None else None,
+        traceback=traceback,
         request_method=method,
         request_path=path,
         host=host,
