@@ -7,12 +7,16 @@ the store and the surfaces can pass them around without anyone mutating another 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import json.encoder
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
+
+try:  # the hash itself: hashlib would load OpenSSL first (4 ms of every start-up)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
 
 _json_string = json.encoder.encode_basestring  # the C encoder when available
 
@@ -153,7 +157,7 @@ def content_hash(entry: Entry) -> str:
             entry.request_path,
         )
     ) + "]"
-    return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 _last_second: tuple[int, str] = (0, "1970-01-01T00:00:00.")
