@@ -104,3 +104,15 @@ def test_the_store_writer_catches_the_deferred_traceback_index_up_while_running(
         assert [text.rsplit("\n", 1)[1] for (text,) in found] == ["ValueError: card declined 37"]
     finally:
         assert stop_daemon(daemon)[0] == 0
+
+
+def test_a_store_that_cannot_be_opened_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "tailer.db").write_bytes(b"not a database, " * 400)
+    (tmp_path / "app.log").touch()
+    daemon = start_daemon(write_config(tmp_path))
+    assert daemon.wait(timeout=30) == 1
+    assert daemon.stderr is not None
+    err = daemon.stderr.read().decode()
+    assert f"tailer run: the store {tmp_path / 'tailer.db'} cannot be written:" in err
+    assert "not a readable SQLite database" in err
+    assert "Traceback" not in err

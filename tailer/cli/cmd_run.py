@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from tailer.config import ConfigError, default_config_path, load_config
-    from tailer.daemon.core import run_daemon, setup_logging
+    from tailer.daemon.core import StoreStartError, run_daemon, setup_logging
 
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
@@ -43,3 +43,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"tailer run: {exc}", file=sys.stderr)
         return 2
+    except StoreStartError as exc:
+        print(f"tailer run: {exc}", file=sys.stderr)
+        return 1

@@ -23,7 +23,7 @@ from tailer.config import Config, ConfigError, system_journal_present
 from tailer.daemon.filereader import FileReader, file_positions
 from tailer.daemon.journalreader import JournalReader
 from tailer.daemon.writer import WriterStopped
-from tailer.daemon.writer_process import ProcessWriter
+from tailer.daemon.writer_process import LOCK_TIMEOUT_S, ProcessWriter
 from tailer.notify import Notifier, watchdog_interval
 from tailer.records import JournalPosition, Position
 
@@ -31,6 +31,10 @@ log = logging.getLogger("tailer.daemon")
 
 #: After a stop signal, how long the readers and the writer get before the daemon gives up.
 STOP_TIMEOUT_S = 4.0
+
+
+class StoreStartError(Exception):
+    """The store writer could not start (locked by another daemon, unwritable, corrupt)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +168,10 @@ class Daemon:
     def run(self) -> int:
         """Start, serve until SIGTERM/SIGINT (or :meth:`stop`), shut down; the exit status."""
         self._start_writer()
-        if not self.writer.ready.wait(30) or self.writer.error is not None:
-            raise self.writer.error or RuntimeError("store did not open within 30 s")
+        # longer than the writer waits for the store's lock, so its own message comes first
+        if not self.writer.ready.wait(LOCK_TIMEOUT_S + 30) or self.writer.error is not None:
+            error = self.writer.error or "it did not open within a minute"
+            raise StoreStartError(f"the store {self.store_path} cannot be written: {error}")
         try:
             self._build(self.writer.positions)
         except BaseException:
