@@ -116,3 +116,34 @@ def test_a_store_that_cannot_be_opened_stops_start_up_with_one_line(tmp_path: Pa
     assert f"tailer run: the store {tmp_path / 'tailer.db'} cannot be written:" in err
     assert "not a readable SQLite database" in err
     assert "Traceback" not in err
+
+
+def test_sigterm_to_the_whole_process_group_stops_cleanly(tmp_path: Path) -> None:
+    """systemd stops a unit by signalling every process of it (and Ctrl-C reaches the whole
+    foreground group): the writer process must outlive the signal long enough to commit what
+    the daemon flushes, and then exit with it."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_daemon import ROOT
+
+    log = tmp_path / "app.log"
+    db = tmp_path / "tailer.db"
+    append(log, traceback_lines(1))
+    config = write_config(tmp_path, flush_timeout=30.0)  # only the stop can end entry 2
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "tailer.cli", "run", "--config", str(config)],
+        cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    child = wait_until(lambda: writer_child(daemon.pid), what="the writer process")
+    append(log, traceback_lines(2))
+    wait_until(lambda: len(messages(db)) == 1, what="the first entry")
+    time.sleep(0.3)  # the second traceback is read, waiting for its end
+    started = time.monotonic()
+    os.killpg(daemon.pid, signal.SIGTERM)
+    assert daemon.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    assert [m.rsplit(" ", 1)[1] for m in messages(db)] == ["1", "2"]
+    wait_until(lambda: not Path(f"/proc/{child}").exists(), timeout=5, what="the writer exit")

@@ -299,6 +299,10 @@ class SupervisedJournalSource:
 
 def _main() -> None:
     """Child entry point: ``python -m tailer.sources.journal_supervised REQ_FD REPLY_FD``."""
+    # systemd's stop and a terminal's Ctrl-C signal the whole group: the parent stops this
+    # child by closing its pipe; killed here, it would only be restarted during shutdown
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     options = pickle.loads(sys.stdin.buffer.read())
     requests = Connection(int(sys.argv[1]), writable=False)
     replies = Connection(int(sys.argv[2]), readable=False)
