@@ -37,6 +37,11 @@ def cpu_s(pid: int) -> float:
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+            for c in (task / "children").read_text().split()]
+
+
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds of a process and its live children (the daemon's store writer)."""
     total = cpu_s(pid)
@@ -148,7 +153,9 @@ def main() -> None:
         time.sleep(args.flush_timeout + 1)
         print(
             f"RSS: {rss_start / 1024:.1f} MiB before, {proc_kb(daemon.pid, 'VmRSS') / 1024:.1f}"
-            f" MiB after, peak {proc_kb(daemon.pid, 'VmHWM') / 1024:.1f} MiB"
+            f" MiB after, peak {proc_kb(daemon.pid, 'VmHWM') / 1024:.1f} MiB; writer process"
+            f" {sum(proc_kb(c, 'VmRSS') for c in children(daemon.pid)) / 1024:.1f} MiB, peak"
+            f" {sum(proc_kb(c, 'VmHWM') for c in children(daemon.pid)) / 1024:.1f} MiB"
         )
         from tailer.store import open_store
 
