@@ -208,6 +208,33 @@ line_has_keyword_wide(const Table *t, const Wide *w, const unsigned char *s, Py_
 }
 #endif
 
+/* The table for ``keywords`` (NULL with an exception set on error); PyMem_Free it. */
+static Table *
+new_table(PyObject *keywords, int high_is_hit)
+{
+    Table *t = PyMem_Malloc(sizeof(Table));
+    if (t == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (build(t, keywords, high_is_hit) < 0) {
+        PyMem_Free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static int
+append_index(PyObject *out, Py_ssize_t i)
+{
+    PyObject *index = PyLong_FromSsize_t(i);
+    if (index == NULL)
+        return -1;
+    int rc = PyList_Append(out, index);
+    Py_DECREF(index);
+    return rc;
+}
+
 static PyObject *
 keyword_lines(PyObject *self, PyObject *args)
 {
@@ -215,38 +242,19 @@ keyword_lines(PyObject *self, PyObject *args)
     Py_ssize_t start = 0;
     if (!PyArg_ParseTuple(args, "O!O!|n", &PyList_Type, &lines, &PyTuple_Type, &keywords, &start))
         return NULL;
-    Table *t = PyMem_Malloc(sizeof(Table));
+    Table *t = new_table(keywords, 0);
     if (t == NULL)
-        return PyErr_NoMemory();
-    if (build(t, keywords, 0) < 0) {
-        PyMem_Free(t);
         return NULL;
-    }
     PyObject *out = PyList_New(0);
-    if (out == NULL) {
-        PyMem_Free(t);
-        return NULL;
-    }
     Py_ssize_t total = PyList_GET_SIZE(lines);
-    for (Py_ssize_t i = start; i < total; i++) {
+    for (Py_ssize_t i = start; out != NULL && i < total; i++) {
         PyObject *line = PyList_GET_ITEM(lines, i);
-        int hit;
         /* Only one-byte-per-character strings are scanned; any other line is reported, so the
          * caller reads it exactly: a superset of candidates is always safe. */
-        if (PyUnicode_Check(line) && PyUnicode_KIND(line) == PyUnicode_1BYTE_KIND)
-            hit = line_has_keyword(t, PyUnicode_1BYTE_DATA(line), PyUnicode_GET_LENGTH(line));
-        else
-            hit = 1;
-        if (hit) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            if (index == NULL || PyList_Append(out, index) < 0) {
-                Py_XDECREF(index);
-                Py_DECREF(out);
-                PyMem_Free(t);
-                return NULL;
-            }
-            Py_DECREF(index);
-        }
+        int hit = !(PyUnicode_Check(line) && PyUnicode_KIND(line) == PyUnicode_1BYTE_KIND)
+                  || line_has_keyword(t, PyUnicode_1BYTE_DATA(line), PyUnicode_GET_LENGTH(line));
+        if (hit && append_index(out, i) < 0)
+            Py_CLEAR(out);
     }
     PyMem_Free(t);
     return out;
@@ -450,52 +458,31 @@ block_keyword_lines(Block *self, PyObject *args)
     PyObject *keywords;
     if (!PyArg_ParseTuple(args, "O!", &PyTuple_Type, &keywords))
         return NULL;
-    Table *t = PyMem_Malloc(sizeof(Table));
+    Table *t = new_table(keywords, 1);
     if (t == NULL)
-        return PyErr_NoMemory();
-    if (build(t, keywords, 1) < 0) {
-        PyMem_Free(t);
         return NULL;
-    }
-    PyObject *out = PyList_New(0);
-    if (out == NULL) {
-        PyMem_Free(t);
-        return NULL;
-    }
-    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(self->buf);
-    Py_ssize_t size = PyBytes_GET_SIZE(self->buf);
 #if defined(__SSE2__)
     Wide *w = PyMem_Malloc(sizeof(Wide));
     if (w == NULL) {
-        Py_DECREF(out);
         PyMem_Free(t);
         return PyErr_NoMemory();
     }
     build_wide(w, t, 1);
 #endif
-    for (Py_ssize_t i = 0; i < self->n; i++) {
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(self->buf);
+    Py_ssize_t size = PyBytes_GET_SIZE(self->buf);
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t i = 0; out != NULL && i < self->n; i++) {
         Py_ssize_t from = self->starts[i], len = self->starts[i + 1] - 1 - from;
         if (self->max_line > 0 && len > self->max_line)
             len = self->max_line;
-        const unsigned char *line = s + from;
 #if defined(__SSE2__)
-        int hit = line_has_keyword_wide(t, w, line, len, size - from);
+        int hit = line_has_keyword_wide(t, w, s + from, len, size - from);
 #else
-        int hit = line_has_keyword(t, line, len);
+        int hit = line_has_keyword(t, s + from, len);
 #endif
-        if (hit) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            if (index == NULL || PyList_Append(out, index) < 0) {
-                Py_XDECREF(index);
-                Py_DECREF(out);
-#if defined(__SSE2__)
-                PyMem_Free(w);
-#endif
-                PyMem_Free(t);
-                return NULL;
-            }
-            Py_DECREF(index);
-        }
+        if (hit && append_index(out, i) < 0)
+            Py_CLEAR(out);
     }
 #if defined(__SSE2__)
     PyMem_Free(w);
