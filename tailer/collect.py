@@ -129,19 +129,21 @@ def _byte_blocks(handle: BinaryIO, stream: str) -> Iterator[tuple[Sequence[str],
     unterminated rest of the file comes last, with 0 bytes."""
     buffer = bytearray(BLOCK)  # one buffer for every block: no fresh pages per read
     view = memoryview(buffer)
-    carry = b""
+    carry = _Carry()
     while n := _read(handle, buffer, stream):
-        data = carry + view[:n] if carry else bytes(view[:n])
-        newline = data.rfind(b"\n")
+        chunk = bytes(view[:n])
+        newline = chunk.rfind(b"\n")
         if newline < 0:
-            carry = data
+            carry.add(chunk)
             yield [], n
             continue
-        carry = data[newline + 1 :]
+        data = carry.take() + chunk if carry else chunk
+        newline += len(data) - len(chunk)
+        carry.add(data[newline + 1 :])
         assert Block is not None
         yield Block(data, 0, newline + 1), n
     if carry:
-        yield [carry.decode("utf-8", "surrogateescape")], 0
+        yield [carry.take().decode("utf-8", "surrogateescape")], 0
 
 
 def _text_blocks(handle: BinaryIO, stream: str) -> Iterator[tuple[Sequence[str], int]]:
@@ -149,16 +151,52 @@ def _text_blocks(handle: BinaryIO, stream: str) -> Iterator[tuple[Sequence[str],
     decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
     buffer = bytearray(BLOCK)
     view = memoryview(buffer)
-    carry = ""
+    carry: list[str] = []  # pieces of the unterminated line, joined once it ends
+    kept = 0
     while n := _read(handle, buffer, stream):
         # the decoder keeps a character cut at the block's end for the next block
         lines = decoder.decode(view[:n]).split("\n")
-        lines[0] = carry + lines[0]
-        carry = lines.pop()
+        rest = lines.pop()
+        if lines:
+            lines[0] = "".join([*carry, lines[0]])
+            carry, kept = [], 0
+        if kept < MAX_CARRY:
+            carry.append(rest[: MAX_CARRY - kept])
+            kept += len(carry[-1])
         yield lines, n
-    carry += decoder.decode(b"", final=True)
-    if carry:
-        yield [carry], 0
+    tail = "".join(carry) + decoder.decode(b"", final=True)
+    if tail:
+        yield [tail], 0
+
+
+#: The most of one unterminated line kept while reading on to its end, like the file source's
+#: ``max_line_bytes``: the rest is dropped (the assembler cuts a kept line further, marked).
+#: Pieces are joined once the line ends, so a huge line costs linear time, not quadratic.
+MAX_CARRY = 1 << 20
+
+
+class _Carry:
+    """The bytes of an unterminated line, kept in pieces up to ``MAX_CARRY``."""
+
+    __slots__ = ("kept", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.kept = 0
+
+    def __bool__(self) -> bool:
+        return self.kept > 0
+
+    def add(self, data: bytes) -> None:
+        if data and self.kept < MAX_CARRY:
+            piece = data[: MAX_CARRY - self.kept]
+            self.parts.append(piece)
+            self.kept += len(piece)
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts, self.kept = [], 0
+        return data
 
 
 def collect_file(

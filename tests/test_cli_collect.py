@@ -87,3 +87,22 @@ def test_collect_reads_the_same_with_and_without_the_c_splitter(
     assert results[0] == results[1]
     assert len(results[0]) == 40 * 701 + 1
     assert sum(1 for r in results[0] if r[2]) == 40
+
+
+def test_a_huge_line_is_cut_and_the_next_one_read(tmp_path: Path, monkeypatch: object) -> None:
+    """5 MB without a newline, in 64 KiB reads: kept in pieces up to 1 MiB (not re-joined per
+    read), cut and marked by the assembler, and the entry after it is whole."""
+    import pytest
+
+    from tailer import collect
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    path = tmp_path / "huge.log"
+    path.write_bytes(b"2026-01-01 10:00:00,000 ERROR big: " + b"x" * 5_000_000
+                     + b"\n2026-01-01 10:00:01,000 ERROR next: after the huge line\n")
+    for block in (collect.Block, None):
+        monkeypatch.setattr(collect, "Block", block)
+        entries = collect.collect_file(path)
+        assert [e.message[:40] for e in entries][1:] == ["after the huge line"]
+        assert entries[0].source == "big" and len(entries[0].message) < 70_000
+        assert "cut" in entries[0].message[-60:]
