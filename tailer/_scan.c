@@ -579,10 +579,113 @@ static PyTypeObject BlockType = {
     .tp_new = PyType_GenericNew,
 };
 
+
+/* ---------------------------------------------------------------------------------------
+ * json_array: the entry's content as ``json.dumps(fields, ensure_ascii=False,
+ * separators=(",", ":"))`` would write it, in one pass, as UTF-8 bytes ready for hashing.
+ * Only for text in one byte per character (Latin-1); anything else returns None and
+ * tailer.records writes it with json's own encoder. The content hash must never change, so a
+ * property test compares the two on arbitrary text.
+ */
+
+static const char HEX[] = "0123456789abcdef";
+
+/* Bytes the escaped form of c takes in UTF-8 (Latin-1 above 0x7f takes two). */
+static inline Py_ssize_t
+escaped_len(Py_UCS1 c)
+{
+    if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f')
+        return 2;
+    if (c < 0x20)
+        return 6;
+    return c < 0x80 ? 1 : 2;
+}
+
+static inline char *
+put_escaped(char *o, Py_UCS1 c)
+{
+    switch (c) {
+    case '"': *o++ = '\\'; *o++ = '"'; return o;
+    case '\\': *o++ = '\\'; *o++ = '\\'; return o;
+    case '\n': *o++ = '\\'; *o++ = 'n'; return o;
+    case '\r': *o++ = '\\'; *o++ = 'r'; return o;
+    case '\t': *o++ = '\\'; *o++ = 't'; return o;
+    case '\b': *o++ = '\\'; *o++ = 'b'; return o;
+    case '\f': *o++ = '\\'; *o++ = 'f'; return o;
+    }
+    if (c < 0x20) {
+        memcpy(o, "\\u00", 4);
+        o[4] = HEX[c >> 4];
+        o[5] = HEX[c & 15];
+        return o + 6;
+    }
+    if (c < 0x80) {
+        *o++ = (char)c;
+        return o;
+    }
+    *o++ = (char)(0xC0 | (c >> 6));
+    *o++ = (char)(0x80 | (c & 0x3F));
+    return o;
+}
+
+static PyObject *
+json_array(PyObject *self, PyObject *fields)
+{
+    if (!PyTuple_Check(fields)) {
+        PyErr_SetString(PyExc_TypeError, "json_array takes a tuple of str or None");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(fields), size = 2 + (n > 0 ? n - 1 : 0);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PyTuple_GET_ITEM(fields, i);
+        if (f == Py_None) {
+            size += 4;
+            continue;
+        }
+        if (!PyUnicode_Check(f)) {
+            PyErr_SetString(PyExc_TypeError, "json_array takes a tuple of str or None");
+            return NULL;
+        }
+        if (PyUnicode_KIND(f) != PyUnicode_1BYTE_KIND)
+            Py_RETURN_NONE;
+        const Py_UCS1 *d = PyUnicode_1BYTE_DATA(f);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(f);
+        size += 2;
+        for (Py_ssize_t j = 0; j < len; j++)
+            size += escaped_len(d[j]);
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL)
+        return NULL;
+    char *o = PyBytes_AS_STRING(out);
+    *o++ = '[';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        PyObject *f = PyTuple_GET_ITEM(fields, i);
+        if (f == Py_None) {
+            memcpy(o, "null", 4);
+            o += 4;
+            continue;
+        }
+        const Py_UCS1 *d = PyUnicode_1BYTE_DATA(f);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(f);
+        *o++ = '"';
+        for (Py_ssize_t j = 0; j < len; j++)
+            o = put_escaped(o, d[j]);
+        *o++ = '"';
+    }
+    *o++ = ']';
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"keyword_lines", keyword_lines, METH_VARARGS,
      "keyword_lines(lines: list[str], keywords: tuple[bytes, ...], start: int = 0) -> list[int]\n"
      "Indices (from start) of the lines that contain a keyword, ASCII case-insensitively."},
+    {"json_array", json_array, METH_O,
+     "json_array(fields: tuple[str | None, ...]) -> bytes | None\n"
+     "The compact JSON array of the fields, UTF-8; None for text beyond Latin-1."},
     {NULL, NULL, 0, NULL},
 };
 

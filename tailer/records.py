@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+try:  # the content hash's serialisation in one C pass (tailer/_scan.c), when it was built
+    from tailer._scan import json_array as _json_array
+except ImportError:  # pragma: no cover - no compiler at install time
+    _json_array = None
+
 try:  # the hash itself: hashlib would load OpenSSL first (4 ms of every start-up)
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - a Python built without it
@@ -143,21 +148,27 @@ def content_hash(entry: Entry) -> str:
 
     Host and stream are left out on purpose: the same error from two hosts is the same content.
     The serialisation is the compact JSON array of the fields (``json.dumps([...],
-    ensure_ascii=False, separators=(",", ":"))``), written here field by field with json's own
-    C string encoder, which costs a fraction of building an encoder per kept entry.
+    ensure_ascii=False, separators=(",", ":"))``) as UTF-8: written in one C pass for Latin-1
+    text, otherwise field by field with json's own C string encoder.
     """
-    payload = "[" + ",".join(
-        "null" if f is None else _json_string(f)
-        for f in (
-            entry.level.name,
-            entry.source,
-            entry.message,
-            entry.traceback,
-            entry.request_method,
-            entry.request_path,
-        )
-    ) + "]"
-    return blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    fields = (
+        entry.level.name,
+        entry.source,
+        entry.message,
+        entry.traceback,
+        entry.request_method,
+        entry.request_path,
+    )
+    payload = _json_array(fields) if _json_array is not None else None
+    if payload is None:  # text beyond Latin-1, or no C extension
+        payload = json_array_py(fields)
+    return blake2b(payload, digest_size=16).hexdigest()
+
+
+def json_array_py(fields: tuple[str | None, ...]) -> bytes:
+    """``json.dumps(list(fields), ensure_ascii=False, separators=(",", ":"))`` as UTF-8."""
+    text = "[" + ",".join("null" if f is None else _json_string(f) for f in fields) + "]"
+    return text.encode("utf-8", "surrogatepass")
 
 
 _last_second: tuple[int, str] = (0, "1970-01-01T00:00:00.")

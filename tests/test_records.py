@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tailer import records
 from tailer.records import Entry, Level, format_timestamp
 
 TEXT = (
@@ -24,6 +30,24 @@ def _entry(**changes: object) -> Entry:
 def test_content_hash_is_pinned_across_versions() -> None:
     """The value stored by earlier versions: a change here splits every stored repeat count."""
     assert _entry().content_hash == "bc4c58cb138c76d1dfe6254b1bbcc881"
+
+
+FIELD = st.one_of(st.none(), st.text(max_size=40),
+                  st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=40))
+
+
+@pytest.mark.skipif(records._json_array is None, reason="the C extension is not built")
+@settings(max_examples=500, deadline=None)
+@given(st.tuples(FIELD, FIELD, FIELD, FIELD, FIELD, FIELD))
+def test_c_serialisation_is_json_dumps(fields: tuple[str | None, ...]) -> None:
+    """The content hash's C serialisation writes exactly what json.dumps writes (control
+    characters, quotes, backslashes, Latin-1, surrogates), or declines."""
+    expected = json.dumps(list(fields), ensure_ascii=False, separators=(",", ":"))
+    assert records.json_array_py(fields) == expected.encode("utf-8", "surrogatepass")
+    c = records._json_array(fields)  # type: ignore[misc]
+    assert c is None or c == records.json_array_py(fields)
+    if all(f is None or max(f, default="a") <= "\xff" for f in fields):
+        assert c is not None
 
 
 def test_content_hash_ignores_time_host_and_stream_but_not_content() -> None:
