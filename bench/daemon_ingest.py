@@ -32,8 +32,10 @@ def proc_kb(pid: int, field: str) -> int:
     return 0
 
 
-def cpu_s(pid: int) -> float:
-    parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_s(pid: int, task: int | None = None) -> float:
+    """CPU seconds of a process, or of one of its threads."""
+    stat = Path(f"/proc/{pid}/task/{task}/stat" if task else f"/proc/{pid}/stat")
+    parts = stat.read_text().rsplit(")", 1)[1].split()
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -44,23 +46,15 @@ def children(pid: int) -> list[int]:
 
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds of a process and its live children (the daemon's store writer)."""
-    total = cpu_s(pid)
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += cpu_s(int(child))
-    return total
+    return cpu_s(pid) + sum(cpu_s(child) for child in children(pid))
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds per thread name (the daemon names its threads) and of the writer process."""
-    out: dict[str, float] = {}
+    out: dict[str, float] = {"writer process": sum(cpu_s(c) for c in children(pid))}
     for task in Path(f"/proc/{pid}/task").iterdir():
         name = (task / "comm").read_text().strip()
-        parts = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(parts[11]) + int(parts[12])
-        out[name] = out.get(name, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
-        for child in (task / "children").read_text().split():
-            out["writer process"] = out.get("writer process", 0.0) + cpu_s(int(child))
+        out[name] = out.get(name, 0.0) + cpu_s(pid, int(task.name))
     return out
 
 

@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tailer.assembly import Assembler, Limits
 from tailer.plugins import LoadedParser, load_parsers
@@ -129,7 +129,7 @@ def _byte_blocks(handle: BinaryIO, stream: str) -> Iterator[tuple[Sequence[str],
     unterminated rest of the file comes last, with 0 bytes."""
     buffer = bytearray(BLOCK)  # one buffer for every block: no fresh pages per read
     view = memoryview(buffer)
-    carry = _Carry()
+    carry = _Carry(b"")
     while n := _read(handle, buffer, stream):
         chunk = bytes(view[:n])
         newline = chunk.rfind(b"\n")
@@ -151,20 +151,16 @@ def _text_blocks(handle: BinaryIO, stream: str) -> Iterator[tuple[Sequence[str],
     decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
     buffer = bytearray(BLOCK)
     view = memoryview(buffer)
-    carry: list[str] = []  # pieces of the unterminated line, joined once it ends
-    kept = 0
+    carry = _Carry("")
     while n := _read(handle, buffer, stream):
         # the decoder keeps a character cut at the block's end for the next block
         lines = decoder.decode(view[:n]).split("\n")
         rest = lines.pop()
         if lines:
-            lines[0] = "".join([*carry, lines[0]])
-            carry, kept = [], 0
-        if kept < MAX_CARRY:
-            carry.append(rest[: MAX_CARRY - kept])
-            kept += len(carry[-1])
+            lines[0] = carry.take() + lines[0]
+        carry.add(rest)
         yield lines, n
-    tail = "".join(carry) + decoder.decode(b"", final=True)
+    tail = carry.take() + decoder.decode(b"", final=True)
     if tail:
         yield [tail], 0
 
@@ -176,25 +172,26 @@ MAX_CARRY = 1 << 20
 
 
 class _Carry:
-    """The bytes of an unterminated line, kept in pieces up to ``MAX_CARRY``."""
+    """The text (or bytes) of an unterminated line, kept in pieces up to ``MAX_CARRY``."""
 
-    __slots__ = ("kept", "parts")
+    __slots__ = ("empty", "kept", "parts")
 
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
+    def __init__(self, empty: Any) -> None:
+        self.empty = empty  # "" or b"": what the pieces are joined with
+        self.parts: list[Any] = []
         self.kept = 0
 
     def __bool__(self) -> bool:
         return self.kept > 0
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: Any) -> None:
         if data and self.kept < MAX_CARRY:
             piece = data[: MAX_CARRY - self.kept]
             self.parts.append(piece)
             self.kept += len(piece)
 
-    def take(self) -> bytes:
-        data = b"".join(self.parts)
+    def take(self) -> Any:
+        data = self.empty.join(self.parts)
         self.parts, self.kept = [], 0
         return data
 

@@ -47,7 +47,7 @@ class Writer:
 
     def __init__(
         self,
-        open_store: Callable[[], Store],
+        open_store: Callable[[], Store] | None,
         *,
         queue_batches: int = 8,
         batch_entries: int = 20_000,
@@ -98,18 +98,28 @@ class Writer:
 
     def run(self) -> None:
         try:
-            self.store = self._open_store()
-            self.positions = dict(self.store.load_positions())
+            self.positions = self._open()
             self.ready.set()
             self._loop()
+            self._close(clean=True)
         except BaseException as exc:
             self.error = exc
             self.abort.set()
             raise
         finally:
             self.ready.set()
-            if self.store is not None:
-                self.store.close()
+            self._close(clean=False)
+
+    def _open(self) -> dict[str, Position]:
+        """Open the store; the positions stored in it."""
+        assert self._open_store is not None, "a Writer opens its store itself"
+        self.store = self._open_store()
+        return dict(self.store.load_positions())
+
+    def _close(self, *, clean: bool) -> None:
+        """After the last batch (``clean``), and once more on the way out, whatever happened."""
+        if not clean and self.store is not None:
+            self.store.close()
 
     def _loop(self) -> None:
         done = False

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tailer.daemon.writer import Batch, Writer, merge, write_retrying
+from tailer.records import Position
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class ProcessWriter(Writer):
         abort: threading.Event | None = None,
     ) -> None:
         super().__init__(
-            _no_store, queue_batches=queue_batches, batch_entries=batch_entries, abort=abort
+            None, queue_batches=queue_batches, batch_entries=batch_entries, abort=abort
         )
         self.options = {"path": os.fspath(store_path), "dedup_window_ms": dedup_window_ms}
         self._process: subprocess.Popen[bytes] | None = None
@@ -68,21 +69,7 @@ class ProcessWriter(Writer):
     def child_pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def run(self) -> None:
-        try:
-            self._start()
-            self.ready.set()
-            self._loop()
-            self._finish_child()
-        except BaseException as exc:
-            self.error = exc
-            self.abort.set()
-            raise
-        finally:
-            self.ready.set()
-            self._reap()
-
-    def _start(self) -> None:
+    def _open(self) -> dict[str, Position]:
         # A fresh interpreter, not a fork: the daemon has threads and open files. The child's
         # ends of the pipes are closed here, so either side's death reads as EOF.
         req_r, req_w = os.pipe()
@@ -108,7 +95,7 @@ class ProcessWriter(Writer):
         reply = self._reply()
         if reply[0] == "error":
             raise reply[1]
-        self.positions = reply[1]
+        return dict(reply[1])
 
     def _commit(self, batches: list[Batch]) -> None:
         entries, positions = merge(batches)
@@ -141,12 +128,14 @@ class ProcessWriter(Writer):
         raise RuntimeError(f"the store writer process died ({how}); uncommitted lines are "
                            "read again at the next start")
 
-    def _finish_child(self) -> None:
-        """No more batches: the child closes the store and exits."""
-        assert self._requests is not None and self._process is not None
-        with contextlib.suppress(OSError):
-            self._requests.send_bytes(pickle.dumps(None))
-        self._process.wait(timeout=10)
+    def _close(self, *, clean: bool) -> None:
+        if clean:  # no more batches: the child closes the store and exits
+            assert self._requests is not None and self._process is not None
+            with contextlib.suppress(OSError):
+                self._requests.send_bytes(pickle.dumps(None))
+            self._process.wait(timeout=10)
+        else:
+            self._reap()
 
     def _reap(self) -> None:
         for conn in (self._requests, self._replies):
@@ -159,10 +148,6 @@ class ProcessWriter(Writer):
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-
-
-def _no_store() -> Any:
-    raise AssertionError("ProcessWriter opens its store in the child")
 
 
 # -- the child ----------------------------------------------------------------------------------
