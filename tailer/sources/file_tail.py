@@ -291,8 +291,7 @@ class FileTail:
     def _split_block(self, buf: bytes, newline: int, start: int) -> Sequence[str]:
         """In C: the line ends are computed there, and lines are decoded only when read."""
         assert Block is not None
-        data = buf if isinstance(buf, bytes) else bytes(buf)
-        block = Block(data, 0, newline + 1, self.max_line_bytes)
+        block = Block(buf, 0, newline + 1, self.max_line_bytes)
         self.ends.frombytes(block.line_ends(start - self.lines_total))
         if block.cut:
             self.stats["cut_lines"] += block.cut
