@@ -202,6 +202,17 @@ class _NullStore:
         pass
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds a live process has used so far."""
+    parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def writer_pid(writer: Writer) -> int | None:
+    """The store writer's child process, when it has one."""
+    return getattr(writer, "child_pid", None)
+
+
 def stored_count(db: Path) -> tuple[int, int]:
     """Rows in error_logs, and the occurrences they stand for (rows plus counted repeats)."""
     conn = sqlite3.connect(db)
@@ -234,14 +245,20 @@ def time_ingest(
     reader = JournalReader(
         source, make_assembler("ERROR"), writer, flush_timeout=1.0, stop=threading.Event()
     )
+    parts = {"journal child": source.child_pid, "store writer process": writer_pid(writer)}
+    parts_cpu0 = {name: cpu_s(pid) for name, pid in parts.items() if pid}
+    main_cpu0 = time.process_time()
     cpu0, started = time.process_time() + _children_cpu(), time.perf_counter()
     while source.read_entries < total:
         reader.step(1.0)
     reader.step(0.0)  # nothing more: the journal was read to its end
     reader._finish()
+    spent = {name: cpu_s(parts[name]) - cpu for name, cpu in parts_cpu0.items()}
+    spent["this process"] = time.process_time() - main_cpu0
     writer.finish()
     thread.join()
     elapsed = time.perf_counter() - started
+    print("  CPU s until read through: " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()))
     source.close()  # reaps the reader child: its CPU time counts from here on
     cpu = time.process_time() + _children_cpu() - cpu0
     rows, occurrences = stored_count(db) if store else (null.entries, null.entries)

@@ -96,11 +96,28 @@ class PythonTracebackParser(Parser):
             return Header(level=Level.ERROR)  # a bare traceback: the body names it
         return Header(level=Level.ERROR, metadata={"context": line.strip()})
 
+    def __init__(self) -> None:
+        # A service logs the same few tracebacks again and again (that is why errors are
+        # grouped): each distinct one is described once. Bodies are read-only, so shared.
+        self._described: dict[str, Body | None] = {}
+
     def body(self, lines: Sequence[str]) -> Body | None:
-        return describe(lines)
+        text = "\n".join(lines)
+        if len(text) > DESCRIBED_TEXT_MAX:
+            return describe(lines)
+        known = self._described.get(text, self)
+        if known is not self:
+            return known  # type: ignore[return-value]
+        body = describe(lines)
+        if len(self._described) >= DESCRIBED_MAX:
+            self._described.clear()
+        self._described[text] = body
+        return body
 
 
 SEGMENT_STARTS = ("Traceback (most recent call last)", "  + Exception Group Traceback")
+DESCRIBED_MAX = 1024  # distinct tracebacks remembered (then forgotten all at once)
+DESCRIBED_TEXT_MAX = 16_384  # longer ones are described every time, never kept
 
 
 def describe(lines: Sequence[str]) -> Body | None:

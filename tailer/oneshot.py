@@ -69,8 +69,7 @@ def collect_from_systemd_journal(
     assembler = make_assembler(min_level)
     out: list[Entry] = []
     with JournalSource(namespace=namespace, directory=directory, units=[service_name]) as source:
-        # JournalSource has no seek by time of its own; its reader reads on from wherever it is.
-        source._reader.seek_realtime(since_us)
+        source.seek_realtime(since_us)
         while batch := source.read(5000):
             for line in batch:
                 level = PRIORITY_LEVELS[line.priority] if line.priority is not None else Level.INFO

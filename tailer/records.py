@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import json.encoder
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
 
@@ -124,6 +124,16 @@ class Entry:
         if not self.content_hash:
             object.__setattr__(self, "content_hash", content_hash(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as one flat tuple (the daemon sends entries to its store writer process):
+        dataclass's own state methods walk ``fields()`` in Python for every entry, and an
+        IntEnum pickles as a call; this is about twice as fast both ways."""
+        return (_restore_entry, (
+            self.timestamp_ms, int(self.level), self.source, self.message, self.traceback,
+            self.request_method, self.request_path, self.host, self.stream, self.lines,
+            self.metadata, self.time_inferred, self.content_hash,
+        ))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape used by ``tailer collect --json`` and the HTTP API."""
         return {
@@ -141,6 +151,20 @@ class Entry:
             "time_inferred": self.time_inferred,
             "metadata": self.metadata,
         }
+
+
+_ENTRY_SETTERS = tuple(getattr(Entry, f.name).__set__ for f in fields(Entry))
+_LEVELS = {int(level): level for level in Level}
+
+
+def _restore_entry(timestamp_ms: int, level: int, *rest: Any) -> Entry:
+    """An entry from :meth:`Entry.__reduce__`'s tuple, hash included (not computed again)."""
+    entry: Entry = object.__new__(Entry)
+    _ENTRY_SETTERS[0](entry, timestamp_ms)
+    _ENTRY_SETTERS[1](entry, _LEVELS[level])
+    for put, value in zip(_ENTRY_SETTERS[2:], rest, strict=True):
+        put(entry, value)
+    return entry
 
 
 def content_hash(entry: Entry) -> str:

@@ -305,3 +305,30 @@ def test_asctime_second_cache_reads_as_iso(text: str) -> None:
 
     assert parse_time(text) == _parse_iso(text)
     assert parse_time(text) == _parse_iso(text)  # second time from the cache
+
+
+def test_a_repeated_traceback_reads_as_the_first_and_a_changed_one_as_itself() -> None:
+    """The traceback parser describes each distinct traceback once: a repeat gets the same
+    type, line and frame; a traceback that differs in one line is read anew."""
+    frames = [
+        "Traceback (most recent call last):",
+        '  File "/srv/app/views.py", line 42, in handler',
+        "    return compute(request)",
+        '  File "/srv/app/logic.py", line 7, in compute',
+        "    return 1 / 0",
+    ]
+    lines = []
+    for i, last in enumerate(["ZeroDivisionError: division by zero"] * 3 + ["KeyError: 'x'"]):
+        lines += [f"2026-11-28 10:00:0{i},000 ERROR app.web: request {i} failed", *frames, last]
+    lines += ["2026-11-28 10:00:09,000 ERROR app.web: request 9 failed", *frames[:3],
+              "ValueError: bad"]
+    entries = parse_lines(lines)
+    described = [(e.metadata.get("exception_type"), e.metadata.get("frame"),
+                  e.metadata.get("function"), e.metadata.get("exception_line")) for e in entries]
+    assert described == [
+        *[("ZeroDivisionError", "/srv/app/logic.py:7", "compute",
+           "ZeroDivisionError: division by zero")] * 3,
+        ("KeyError", "/srv/app/logic.py:7", "compute", "KeyError: 'x'"),
+        ("ValueError", "/srv/app/views.py:42", "handler", "ValueError: bad"),
+    ]
+    assert [e.message for e in entries] == [f"request {i} failed" for i in (0, 1, 2, 3, 9)]

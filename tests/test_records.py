@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 
 import pytest
 from hypothesis import given, settings
@@ -62,3 +63,19 @@ def test_format_timestamp_is_iso_utc_with_milliseconds() -> None:
     assert format_timestamp(1_764_288_000_123) == "2025-11-28T00:00:00.123Z"
     assert format_timestamp(1_764_288_001_000) == "2025-11-28T00:00:01.000Z"
     assert format_timestamp(-1) == "1969-12-31T23:59:59.999Z"
+
+
+def test_an_entry_pickles_whole_and_keeps_its_level_and_hash() -> None:
+    """The daemon pickles entries to its store writer process: every field comes back, the
+    level is the enum member, and the hash is the one computed (not computed again)."""
+    entry = _entry(request_path="/api/x", lines=3, time_inferred=True,
+                   metadata={"a": [1, "é"], "b": {"c": None}})
+    pinned = dataclasses.replace(entry, content_hash="not recomputed")
+    for e in (entry, pinned):
+        back = pickle.loads(pickle.dumps([e, e], pickle.HIGHEST_PROTOCOL))
+        assert back == [e, e]
+        assert back[0].level is Level.ERROR
+        assert back[0].content_hash == e.content_hash
+        assert [getattr(back[0], f.name) for f in dataclasses.fields(Entry)] == [
+            getattr(e, f.name) for f in dataclasses.fields(Entry)
+        ]

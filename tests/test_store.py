@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tailer.records import Entry, FilePosition, JournalPosition, Level
-from tailer.store import SqliteStore, open_store
+from tailer.store import SqliteStore, ingest, open_store
 from tailer.store.base import DatabaseMissingError, SchemaTooNewError
 from tailer.store.ingest import clean_text
 from tailer.store.schema import MIGRATIONS, SCHEMA_VERSION, SEED_DDL
@@ -530,3 +534,49 @@ def test_a_header_and_a_stack_are_each_found_and_cleanup_keeps_both_indexes_soun
             conn.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('integrity-check', 1)")
     finally:
         conn.close()
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=30),
+    st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=30),
+)
+_METADATA = st.dictionaries(
+    st.text(max_size=12),
+    st.recursive(_SCALARS, lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    ), max_leaves=12),
+    max_size=12,
+)
+
+
+@pytest.mark.skipif(ingest._json_object is None, reason="the C extension is not built")
+@settings(max_examples=500, deadline=None)
+@given(_METADATA)
+def test_metadata_column_is_what_json_dumps_writes(metadata: dict[str, Any]) -> None:
+    """The metadata column's C encoder writes json.dumps's text exactly (sorted keys, escapes,
+    wide and non-BMP text, lone surrogates, huge ints) or declines, and the column does too."""
+    expected = json.dumps(metadata, ensure_ascii=False, sort_keys=True)
+    ours = ingest._json_object(metadata)  # type: ignore[misc]
+    assert ours is None or ours == expected
+    if not any(isinstance(v, int) and abs(v) >= 2**63 for v in _leaves(metadata)):
+        assert ours is not None
+    assert ingest.metadata_json(metadata) == (clean_text(expected) if metadata else None)
+
+
+def test_metadata_column_takes_any_value(store: SqliteStore) -> None:
+    """Values the C encoder declines (float, enum, a set, a date) are stored as json.dumps
+    writes them, with default=str."""
+    odd = {"ms": 1.5, "level": Level.ERROR, "tags": {"a"}, "b": [1.0, {"x": float("nan")}]}
+    store.write([entry(metadata=odd)])
+    (text,) = store._read_conn().execute("SELECT metadata FROM error_logs").fetchone()
+    assert text == json.dumps(odd, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [x for v in value for x in _leaves(v)]
+    return [value]

@@ -25,6 +25,11 @@ from tailer.records import Entry, FilePosition, JournalPosition, Level, Position
 from tailer.store.base import WriteResult
 from tailer.store.schema import MINUTE_MS, split_traceback, traceback_hash
 
+try:  # metadata as json.dumps writes it, in one C pass (tailer/_scan.c), when it was built
+    from tailer._scan import json_object as _json_object
+except ImportError:  # pragma: no cover - no compiler at install time
+    _json_object = None
+
 # A time cluster wider than this is split so that one dedup lookup never ranges over hours.
 _CLUSTER_SPAN_MS = 60_000
 # A stored traceback's last_seen_ms moves only when it falls this far behind (a lower bound).
@@ -65,9 +70,15 @@ def clean_text(text: str | None) -> str | None:
 
 
 def metadata_json(metadata: dict[str, Any]) -> str | None:
+    """The metadata column: sorted keys, non-ASCII kept. The C encoder takes the usual
+    values (str, int, bool, None, lists and dicts of them); json.dumps the rest, the same
+    text either way."""
     if not metadata:
         return None
-    return clean_text(json.dumps(metadata, ensure_ascii=False, default=str, sort_keys=True))
+    text = _json_object(metadata) if _json_object is not None else None
+    if text is None:
+        text = json.dumps(metadata, ensure_ascii=False, default=str, sort_keys=True)
+    return clean_text(text)
 
 
 def batch_digest(entries: Sequence[Entry], positions: Sequence[Position]) -> str:

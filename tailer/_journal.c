@@ -1,0 +1,688 @@
+/* A journal reader on libsystemd: the subset of systemd-python's Reader that tailer uses, plus
+ * the batch loop of the journal source in C.
+ *
+ * systemd-python answers each _next() and _get(field) with a Python call, and each _get is a
+ * linear scan of the entry's data objects; a stdout line (_STREAM_ID, MESSAGE, PRIORITY) costs
+ * three scans and about 6 us. scan_runs() walks the entry's data objects once and builds the
+ * journal source's run rows directly, about 2.5 us an entry, most of it libsystemd's own.
+ * Everything that is not a stdout line of a known stream is handed to a Python callback as a
+ * whole entry, so the rules about fields and stream keys live in one place (journal.py).
+ *
+ * Optional: without libsystemd's headers the build skips this module and the journal source
+ * uses systemd.journal.Reader, with the same results.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <systemd/sd-journal.h>
+
+typedef struct {
+    PyObject_HEAD
+    sd_journal *j;
+} Reader;
+
+static PyObject *
+os_error(int r)
+{
+    errno = r < 0 ? -r : r;
+    return PyErr_SetFromErrno(PyExc_OSError);
+}
+
+static int
+check_open(Reader *self)
+{
+    if (self->j == NULL) {
+        PyErr_SetString(PyExc_ValueError, "journal reader is closed");
+        return -1;
+    }
+    return 0;
+}
+
+#define OPEN_OR_NULL(self) \
+    do { \
+        if (check_open(self) < 0) \
+            return NULL; \
+    } while (0)
+
+/* -- life cycle ------------------------------------------------------------------------ */
+
+static int
+open_files(Reader *self, PyObject *files)
+{
+    PyObject *seq = PySequence_Fast(files, "files must be a sequence of paths");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **encoded = PyMem_Calloc((size_t)n + 1, sizeof(PyObject *));
+    const char **paths = PyMem_Calloc((size_t)n + 1, sizeof(char *));
+    int r = -1;
+    if (encoded == NULL || paths == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(seq, i), &encoded[i]))
+            goto done;
+        paths[i] = PyBytes_AS_STRING(encoded[i]);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    r = sd_journal_open_files(&self->j, paths, 0);
+    Py_END_ALLOW_THREADS
+    if (r < 0) {
+        os_error(r);
+        r = -1;
+    }
+done:
+    if (encoded != NULL)
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_XDECREF(encoded[i]);
+    PyMem_Free(encoded);
+    PyMem_Free(paths);
+    Py_DECREF(seq);
+    return r < 0 ? -1 : 0;
+}
+
+static int
+Reader_init(Reader *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"namespace", "path", "files", NULL};
+    const char *namespace = NULL, *path = NULL;
+    PyObject *files = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$zzO", kwlist, &namespace, &path, &files))
+        return -1;
+    if (self->j != NULL) {
+        PyErr_SetString(PyExc_ValueError, "journal reader is already open");
+        return -1;
+    }
+    if (files != Py_None)
+        return open_files(self, files);
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    if (namespace != NULL)
+        r = sd_journal_open_namespace(&self->j, namespace, SD_JOURNAL_LOCAL_ONLY);
+    else if (path != NULL)
+        r = sd_journal_open_directory(&self->j, path, 0);
+    else
+        r = sd_journal_open(&self->j, SD_JOURNAL_LOCAL_ONLY);
+    Py_END_ALLOW_THREADS
+    if (r < 0) {
+        os_error(r);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+Reader_close(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->j != NULL) {
+        sd_journal_close(self->j);
+        self->j = NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void
+Reader_dealloc(Reader *self)
+{
+    if (self->j != NULL)
+        sd_journal_close(self->j);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* -- moving ---------------------------------------------------------------------------- */
+
+static PyObject *
+step_result(int r)
+{
+    if (r < 0)
+        return os_error(r);
+    return PyBool_FromLong(r > 0);
+}
+
+static PyObject *
+Reader_next(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    return step_result(sd_journal_next(self->j));
+}
+
+static PyObject *
+Reader_previous(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    return step_result(sd_journal_previous(self->j));
+}
+
+static PyObject *
+none_or_error(int r)
+{
+    if (r < 0)
+        return os_error(r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Reader_seek_head(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    return none_or_error(sd_journal_seek_head(self->j));
+}
+
+static PyObject *
+Reader_seek_tail(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    return none_or_error(sd_journal_seek_tail(self->j));
+}
+
+static PyObject *
+Reader_seek_realtime(Reader *self, PyObject *arg)
+{
+    OPEN_OR_NULL(self);
+    unsigned long long usec = PyLong_AsUnsignedLongLong(arg);
+    if (usec == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    return none_or_error(sd_journal_seek_realtime_usec(self->j, (uint64_t)usec));
+}
+
+static PyObject *
+Reader_seek_cursor(Reader *self, PyObject *arg)
+{
+    OPEN_OR_NULL(self);
+    const char *cursor = PyUnicode_AsUTF8(arg);
+    if (cursor == NULL)
+        return NULL;
+    return none_or_error(sd_journal_seek_cursor(self->j, cursor));
+}
+
+static PyObject *
+Reader_test_cursor(Reader *self, PyObject *arg)
+{
+    OPEN_OR_NULL(self);
+    const char *cursor = PyUnicode_AsUTF8(arg);
+    if (cursor == NULL)
+        return NULL;
+    return step_result(sd_journal_test_cursor(self->j, cursor));
+}
+
+/* -- matches --------------------------------------------------------------------------- */
+
+static PyObject *
+Reader_add_match(Reader *self, PyObject *arg)
+{
+    OPEN_OR_NULL(self);
+    Py_ssize_t len;
+    const char *match = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (match == NULL)
+        return NULL;
+    return none_or_error(sd_journal_add_match(self->j, match, (size_t)len));
+}
+
+static PyObject *
+Reader_add_disjunction(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    return none_or_error(sd_journal_add_disjunction(self->j));
+}
+
+static PyObject *
+Reader_add_conjunction(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    return none_or_error(sd_journal_add_conjunction(self->j));
+}
+
+/* -- the current entry ----------------------------------------------------------------- */
+
+static PyObject *
+Reader_get(Reader *self, PyObject *arg)
+{
+    OPEN_OR_NULL(self);
+    Py_ssize_t len;
+    const char *field = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (field == NULL)
+        return NULL;
+    const void *data;
+    size_t size;
+    int r = sd_journal_get_data(self->j, field, &data, &size);
+    if (r == -ENOENT) {
+        PyErr_SetObject(PyExc_KeyError, arg);
+        return NULL;
+    }
+    if (r < 0)
+        return os_error(r);
+    if (size < (size_t)len + 1) {
+        errno = EBADMSG;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyBytes_FromStringAndSize((const char *)data + len + 1, (Py_ssize_t)(size - len - 1));
+}
+
+/* Adds FIELD=value to ``out``; a repeated field becomes a list, as in systemd-python. */
+static int
+add_field(PyObject *out, const char *data, size_t size)
+{
+    const char *eq = memchr(data, '=', size);
+    if (eq == NULL)
+        return 0; /* not FIELD=value: libsystemd never writes such an object; skip it */
+    PyObject *key = PyUnicode_DecodeUTF8(data, eq - data, "replace");
+    PyObject *value = PyBytes_FromStringAndSize(eq + 1, (Py_ssize_t)(size - (eq + 1 - data)));
+    int r = -1;
+    if (key == NULL || value == NULL)
+        goto done;
+    PyObject *old = PyDict_GetItemWithError(out, key);
+    if (old == NULL) {
+        if (PyErr_Occurred())
+            goto done;
+        r = PyDict_SetItem(out, key, value);
+    } else if (PyList_CheckExact(old)) {
+        r = PyList_Append(old, value);
+    } else {
+        PyObject *list = PyList_New(2);
+        if (list == NULL)
+            goto done;
+        Py_INCREF(old);
+        PyList_SET_ITEM(list, 0, old);
+        Py_INCREF(value);
+        PyList_SET_ITEM(list, 1, value);
+        r = PyDict_SetItem(out, key, list);
+        Py_DECREF(list);
+    }
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(value);
+    return r;
+}
+
+static PyObject *
+get_all(sd_journal *j)
+{
+    PyObject *out = PyDict_New();
+    if (out == NULL)
+        return NULL;
+    const void *data;
+    size_t size;
+    int r;
+    sd_journal_restart_data(j);
+    while ((r = sd_journal_enumerate_data(j, &data, &size)) > 0) {
+        if (add_field(out, data, size) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    if (r < 0) {
+        Py_DECREF(out);
+        return os_error(r);
+    }
+    return out;
+}
+
+static PyObject *
+Reader_get_all(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    return get_all(self->j);
+}
+
+static PyObject *
+Reader_get_realtime(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    uint64_t usec;
+    int r = sd_journal_get_realtime_usec(self->j, &usec);
+    if (r < 0)
+        return os_error(r);
+    return PyLong_FromUnsignedLongLong(usec);
+}
+
+static PyObject *
+Reader_get_cursor(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    char *cursor;
+    int r = sd_journal_get_cursor(self->j, &cursor);
+    if (r < 0)
+        return os_error(r);
+    PyObject *out = PyUnicode_FromString(cursor);
+    free(cursor);
+    return out;
+}
+
+/* -- waiting --------------------------------------------------------------------------- */
+
+static PyObject *
+Reader_wait(Reader *self, PyObject *arg)
+{
+    OPEN_OR_NULL(self);
+    double timeout = PyFloat_AsDouble(arg);
+    if (timeout == -1.0 && PyErr_Occurred())
+        return NULL;
+    uint64_t usec = timeout < 0 ? (uint64_t)-1 : (uint64_t)(timeout * 1e6);
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = sd_journal_wait(self->j, usec);
+    Py_END_ALLOW_THREADS
+    if (r < 0)
+        return os_error(r);
+    return PyLong_FromLong(r);
+}
+
+static PyObject *
+Reader_fileno(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    OPEN_OR_NULL(self);
+    int fd = sd_journal_get_fd(self->j);
+    if (fd < 0)
+        return os_error(fd);
+    return PyLong_FromLong(fd);
+}
+
+static PyObject *
+Reader_get_data_threshold(Reader *self, void *Py_UNUSED(closure))
+{
+    OPEN_OR_NULL(self);
+    size_t size;
+    int r = sd_journal_get_data_threshold(self->j, &size);
+    if (r < 0)
+        return os_error(r);
+    return PyLong_FromSize_t(size);
+}
+
+static int
+Reader_set_data_threshold(Reader *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    if (check_open(self) < 0)
+        return -1;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "data_threshold cannot be deleted");
+        return -1;
+    }
+    size_t size = PyLong_AsSize_t(value);
+    if (size == (size_t)-1 && PyErr_Occurred())
+        return -1;
+    int r = sd_journal_set_data_threshold(self->j, size);
+    if (r < 0) {
+        os_error(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* -- the batch loop -------------------------------------------------------------------- */
+
+typedef struct {
+    Py_ssize_t consumed, skipped, invalid_utf8;
+    PyObject *errors; /* list of (what was being done, errno) */
+} Counts;
+
+static int
+note_error(Counts *c, const char *doing, int r)
+{
+    PyObject *item = Py_BuildValue("(si)", doing, r < 0 ? -r : r);
+    if (item == NULL)
+        return -1;
+    int rc = PyList_Append(c->errors, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+static PyObject *
+decode_message(const char *data, size_t size, int *invalid)
+{
+    PyObject *text = PyUnicode_DecodeUTF8(data, (Py_ssize_t)size, NULL);
+    if (text != NULL || !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return text;
+    PyErr_Clear();
+    *invalid = 1;
+    return PyUnicode_DecodeUTF8(data, (Py_ssize_t)size, "replace");
+}
+
+/* One pass over the entry's data: MESSAGE (decoded; ``*invalid`` set when it was not UTF-8),
+ * PRIORITY and _STREAM_ID. ``*messages`` counts MESSAGE fields (a repeated one goes the slow
+ * way); ``*priority`` is 0-7, or -1 when absent or not a single digit. */
+static int
+read_line_fields(sd_journal *j, PyObject **text, int *invalid, PyObject **sid, int *priority,
+                 int *messages)
+{
+    const void *raw;
+    size_t size;
+    int r;
+    sd_journal_restart_data(j);
+    while ((r = sd_journal_enumerate_data(j, &raw, &size)) > 0) {
+        const char *d = raw;
+        if (size >= 8 && d[0] == 'M' && memcmp(d, "MESSAGE=", 8) == 0) {
+            if (++*messages == 1 && (*text = decode_message(d + 8, size - 8, invalid)) == NULL)
+                return -1;
+        } else if (size >= 9 && d[0] == 'P' && memcmp(d, "PRIORITY=", 9) == 0) {
+            *priority = (size == 10 && d[9] >= '0' && d[9] <= '7') ? d[9] - '0' : -1;
+        } else if (size >= 11 && d[0] == '_' && *sid == NULL &&
+                   memcmp(d, "_STREAM_ID=", 11) == 0) {
+            if ((*sid = PyBytes_FromStringAndSize(d + 11, (Py_ssize_t)(size - 11))) == NULL)
+                return -1;
+        }
+    }
+    return r; /* 0, or libsystemd's error */
+}
+
+/* _Runs.add of journal.py: join the stream's last run when priority and fields are the same. */
+static int
+add_to_run(PyObject *rows, PyObject *last, PyObject *key, PyObject *fields,
+           PyObject *priority, PyObject *text, PyObject *ms)
+{
+    PyObject *run = PyDict_GetItemWithError(last, key);
+    if (run == NULL && PyErr_Occurred())
+        return -1;
+    int same = 0;
+    if (run != NULL) {
+        PyObject *run_fields = PyList_GET_ITEM(run, 1);
+        same = PyObject_RichCompareBool(PyList_GET_ITEM(run, 2), priority, Py_EQ);
+        if (same == 1 && run_fields != fields)
+            same = PyObject_RichCompareBool(run_fields, fields, Py_EQ);
+        if (same < 0)
+            return -1;
+    }
+    if (!same) {
+        run = Py_BuildValue("[OOO[][]]", key, fields, priority);
+        if (run == NULL)
+            return -1;
+        int r = PyList_Append(rows, run) < 0 || PyDict_SetItem(last, key, run) < 0 ? -1 : 0;
+        Py_DECREF(run); /* rows and last hold it */
+        if (r < 0)
+            return -1;
+    }
+    if (PyList_Append(PyList_GET_ITEM(run, 3), text) < 0)
+        return -1;
+    return PyList_Append(PyList_GET_ITEM(run, 4), ms);
+}
+
+/* The current entry into a run. Returns 0, 1 when libsystemd failed on it (counted), -1 on a
+ * Python error. */
+static int
+scan_entry(sd_journal *j, Counts *c, PyObject *streams, PyObject *resolve, PyObject *rows,
+           PyObject *last)
+{
+    PyObject *text = NULL, *sid = NULL, *key = NULL, *fields = NULL, *priority = NULL;
+    PyObject *ms = NULL, *resolved = NULL;
+    int priority_digit = -1, messages = 0, invalid = 0, rc = -1;
+    int r = read_line_fields(j, &text, &invalid, &sid, &priority_digit, &messages);
+    if (r < 0 && PyErr_Occurred())
+        goto done;
+    uint64_t usec = 0;
+    if (r >= 0)
+        r = sd_journal_get_realtime_usec(j, &usec);
+    if (r < 0) {
+        rc = note_error(c, "reading an entry", r) < 0 ? -1 : 1;
+        goto done;
+    }
+    PyObject *cached = NULL;
+    if (sid != NULL && messages <= 1) {
+        cached = PyDict_GetItemWithError(streams, sid);
+        if (cached == NULL && PyErr_Occurred())
+            goto done;
+    }
+    if (cached != NULL && PyTuple_CheckExact(cached) && PyTuple_GET_SIZE(cached) == 2) {
+        if (messages == 0) { /* a stream's entry without MESSAGE */
+            c->skipped++;
+            rc = 0;
+            goto done;
+        }
+        c->invalid_utf8 += invalid; /* the slow way counts in journal.py */
+        key = PyTuple_GET_ITEM(cached, 0);
+        fields = PyTuple_GET_ITEM(cached, 1);
+        Py_INCREF(key);
+        Py_INCREF(fields);
+        if (priority_digit >= 0)
+            priority = PyLong_FromLong(priority_digit);
+        else
+            priority = Py_NewRef(Py_None);
+        if (priority == NULL)
+            goto done;
+    } else {
+        /* native, syslog or kernel entry, or a stream seen first: journal.py decides */
+        PyObject *entry = get_all(j);
+        if (entry == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_OSError))
+                goto done;
+            PyErr_Clear();
+            rc = note_error(c, "reading an entry", -EIO) < 0 ? -1 : 1;
+            goto done;
+        }
+        resolved = PyObject_CallOneArg(resolve, entry);
+        Py_DECREF(entry);
+        if (resolved == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError))
+                goto done;
+            PyErr_Clear(); /* no MESSAGE */
+            c->skipped++;
+            rc = 0;
+            goto done;
+        }
+        if (!PyTuple_CheckExact(resolved) || PyTuple_GET_SIZE(resolved) != 4) {
+            PyErr_SetString(PyExc_TypeError, "resolve() must return (key, fields, priority, text)");
+            goto done;
+        }
+        key = Py_NewRef(PyTuple_GET_ITEM(resolved, 0));
+        fields = Py_NewRef(PyTuple_GET_ITEM(resolved, 1));
+        priority = Py_NewRef(PyTuple_GET_ITEM(resolved, 2));
+        Py_XSETREF(text, Py_NewRef(PyTuple_GET_ITEM(resolved, 3)));
+    }
+    ms = PyLong_FromUnsignedLongLong(usec / 1000);
+    if (ms == NULL)
+        goto done;
+    rc = add_to_run(rows, last, key, fields, priority, text, ms);
+done:
+    Py_XDECREF(text);
+    Py_XDECREF(sid);
+    Py_XDECREF(key);
+    Py_XDECREF(fields);
+    Py_XDECREF(priority);
+    Py_XDECREF(ms);
+    Py_XDECREF(resolved);
+    return rc;
+}
+
+static PyObject *
+Reader_scan_runs(Reader *self, PyObject *args)
+{
+    Py_ssize_t max_entries;
+    int held;
+    PyObject *streams, *resolve, *rows, *last;
+    if (!PyArg_ParseTuple(args, "npO!OO!O!", &max_entries, &held, &PyDict_Type, &streams,
+                          &resolve, &PyList_Type, &rows, &PyDict_Type, &last))
+        return NULL;
+    OPEN_OR_NULL(self);
+    Counts c = {0, 0, 0, PyList_New(0)};
+    if (c.errors == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < max_entries; i++) {
+        if (held) {
+            held = 0;
+        } else {
+            int r = sd_journal_next(self->j);
+            if (r == 0)
+                break;
+            if (r < 0) {
+                if (note_error(&c, "moving to the next entry", r) < 0)
+                    goto fail;
+                break;
+            }
+        }
+        c.consumed++;
+        if (scan_entry(self->j, &c, streams, resolve, rows, last) < 0)
+            goto fail;
+    }
+    return Py_BuildValue("(nOnnN)", c.consumed, held ? Py_True : Py_False, c.skipped,
+                         c.invalid_utf8, c.errors);
+fail:
+    Py_DECREF(c.errors);
+    return NULL;
+}
+
+/* -- the type -------------------------------------------------------------------------- */
+
+static PyMethodDef Reader_methods[] = {
+    {"close", (PyCFunction)Reader_close, METH_NOARGS, NULL},
+    {"_next", (PyCFunction)Reader_next, METH_NOARGS, "Move on; False at the end."},
+    {"_previous", (PyCFunction)Reader_previous, METH_NOARGS, "Move back; False at the head."},
+    {"seek_head", (PyCFunction)Reader_seek_head, METH_NOARGS, NULL},
+    {"seek_tail", (PyCFunction)Reader_seek_tail, METH_NOARGS, NULL},
+    {"seek_realtime", (PyCFunction)Reader_seek_realtime, METH_O, "Seek to microseconds."},
+    {"seek_cursor", (PyCFunction)Reader_seek_cursor, METH_O, NULL},
+    {"test_cursor", (PyCFunction)Reader_test_cursor, METH_O, NULL},
+    {"add_match", (PyCFunction)Reader_add_match, METH_O, "FIELD=value"},
+    {"add_disjunction", (PyCFunction)Reader_add_disjunction, METH_NOARGS, NULL},
+    {"add_conjunction", (PyCFunction)Reader_add_conjunction, METH_NOARGS, NULL},
+    {"_get", (PyCFunction)Reader_get, METH_O, "A field's raw value; KeyError when absent."},
+    {"_get_all", (PyCFunction)Reader_get_all, METH_NOARGS, "All fields, raw values."},
+    {"_get_realtime", (PyCFunction)Reader_get_realtime, METH_NOARGS, "Microseconds."},
+    {"_get_cursor", (PyCFunction)Reader_get_cursor, METH_NOARGS, NULL},
+    {"wait", (PyCFunction)Reader_wait, METH_O, "Seconds (negative: forever); 0 = nothing new."},
+    {"fileno", (PyCFunction)Reader_fileno, METH_NOARGS, NULL},
+    {"scan_runs", (PyCFunction)Reader_scan_runs, METH_VARARGS,
+     "scan_runs(max_entries, held, streams, resolve, rows, last) -> "
+     "(consumed, held, skipped, invalid_utf8, errors)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Reader_getset[] = {
+    {"data_threshold", (getter)Reader_get_data_threshold, (setter)Reader_set_data_threshold,
+     "Longest field value returned whole; 0 means no limit.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tailer._journal.Reader",
+    .tp_basicsize = sizeof(Reader),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Reader(*, namespace=None, path=None, files=None): a libsystemd journal.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init,
+    .tp_dealloc = (destructor)Reader_dealloc,
+    .tp_methods = Reader_methods,
+    .tp_getset = Reader_getset,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "tailer._journal", NULL, -1, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__journal(void)
+{
+    if (PyType_Ready(&ReaderType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&ReaderType);
+    if (PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0) {
+        Py_DECREF(&ReaderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
