@@ -22,6 +22,7 @@ from tailer.collect import make_assembler
 from tailer.daemon.journalreader import JournalReader
 from tailer.daemon.writer import Batch
 from tailer.records import PRIORITY_LEVELS, Entry, Level
+from tailer.sources import journal as journal_module
 from tailer.sources.journal import JournalLine, JournalSource, parse_cursor
 from tailer.sources.journal_supervised import SupervisedJournalSource
 from tests.journald import send_datagram
@@ -110,6 +111,68 @@ def test_native_multiline_list_bad_utf8_and_bad_priority(journald) -> None:
         assert (source.skipped, source.invalid_utf8) == (1, 1)
     assert [x.text for x in lines] == [tb, "caf\ufffd \ufffd", "one\ntwo"]
     assert [x.priority for x in lines] == [3, None, None]
+
+
+def _read_with(reader: str, namespace: str, name: str, batch: int) -> dict[str, Any]:
+    """Everything a source makes of the entries of ``name``, read through ``reader``:
+    run rows batch by batch, per-entry lines with their cursors, counters."""
+    from systemd.journal import Reader as SystemdReader
+
+    chosen = SystemdReader if reader == "systemd-python" else journal_module.reader_class()
+    if reader == "tailer._journal":
+        assert chosen.__module__ == "tailer._journal"
+    original = journal_module.reader_class
+    journal_module.reader_class = lambda: chosen  # both are real readers of the same files
+    try:
+        with JournalSource(namespace=namespace, identifiers=[name]) as source:
+            runs = []
+            while True:  # an entry without MESSAGE makes an empty batch: go by the cursor
+                before = source.cursor
+                runs.append(source.read_run_rows(batch))
+                if source.cursor == before:
+                    break
+            counters = (source.skipped, source.invalid_utf8, source.errors, source.cursor)
+        with JournalSource(namespace=namespace, identifiers=[name]) as source:
+            lines = read_all(source)
+    finally:
+        journal_module.reader_class = original
+    return {"runs": runs, "counters": counters, "lines": lines}
+
+
+@pytest.mark.skipif(
+    not hasattr(journal_module, "reader_class")
+    or journal_module.reader_class().__module__ != "tailer._journal",
+    reason="tailer._journal is not built (no libsystemd headers at install time)",
+)
+def test_c_reader_reads_exactly_what_systemd_python_reads(journald) -> None:
+    """The two readers behind the journal source give the same runs, lines, cursors and
+    counters: interleaved streams (priorities from the stream header), native entries with a
+    repeated MESSAGE, invalid UTF-8, no MESSAGE, a bad PRIORITY, a large field."""
+    name = ident("both")
+    a = journald.stream_writer(name, unit=f"{name}.service")
+    b = journald.stream_writer(name, unit=f"{name}.service", priority=3)
+    for i in range(30):
+        a.write(f"a{i} caf\u00e9")
+        b.write(f"b{i}")
+        if i % 7 == 0:
+            journald.send_native(MESSAGE=f"native {i}\nsecond line", PRIORITY=3,
+                                 SYSLOG_IDENTIFIER=name, CODE_FILE="/app/x.py", CODE_LINE=i)
+    journald.send_native(MESSAGE=b"caf\xe9 \xff", PRIORITY="high", SYSLOG_IDENTIFIER=name)
+    journald.send_native(SYSLOG_IDENTIFIER=name, PRIORITY=4)  # no MESSAGE
+    journald.send_native(MESSAGE="x" * 300_000, SYSLOG_IDENTIFIER=name)
+    send_datagram(
+        journald.socket_path, f"MESSAGE=one\nMESSAGE=two\nSYSLOG_IDENTIFIER={name}\n".encode()
+    )
+    a.close()
+    b.close()
+    total = journald.wait_for(60 + 5 + 4, SYSLOG_IDENTIFIER=name)
+    for batch in (1, 7, 5000):
+        ours = _read_with("tailer._journal", journald.namespace, name, batch)
+        theirs = _read_with("systemd-python", journald.namespace, name, batch)
+        assert ours == theirs
+        assert sum(len(r[3]) for rows in ours["runs"] for r in rows) == total - 1
+        assert ours["counters"][:3] == (1, 1, 0)
+    assert {r[2] for rows in ours["runs"] for r in rows} == {3, 6, None}
 
 
 def test_one_megabyte_message_is_read_whole(journald) -> None:
