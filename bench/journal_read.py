@@ -255,10 +255,12 @@ def time_ingest(
     reader._finish()
     spent = {name: cpu_s(parts[name]) - cpu for name, cpu in parts_cpu0.items()}
     spent["this process"] = time.process_time() - main_cpu0
+    read_through = time.perf_counter() - started
     writer.finish()
     thread.join()
     elapsed = time.perf_counter() - started
-    print("  CPU s until read through: " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()))
+    print(f"  read through after {read_through:.2f}s; CPU s until then: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()))
     source.close()  # reaps the reader child: its CPU time counts from here on
     cpu = time.process_time() + _children_cpu() - cpu0
     rows, occurrences = stored_count(db) if store else (null.entries, null.entries)

@@ -5,8 +5,9 @@
  * linear scan of the entry's data objects; a stdout line (_STREAM_ID, MESSAGE, PRIORITY) costs
  * three scans and about 6 us. scan_runs() walks the entry's data objects once and builds the
  * journal source's run rows directly, about 2.5 us an entry, most of it libsystemd's own.
- * Everything that is not a stdout line of a known stream is handed to a Python callback as a
- * whole entry, so the rules about fields and stream keys live in one place (journal.py).
+ * An entry that is not a stdout line of a known stream is read a second time for its metadata
+ * (the fields journal.py's FIELD_NAMES names); journal.py then names its stream, so the rules
+ * about stream keys live in one place.
  *
  * Optional: without libsystemd's headers the build skips this module and the journal source
  * uses systemd.journal.Reader, with the same results.
@@ -449,7 +450,7 @@ read_line_fields(sd_journal *j, PyObject **text, int *invalid, PyObject **sid, i
 {
     const void *raw;
     size_t size;
-    int r;
+    int r, priorities = 0;
     sd_journal_restart_data(j);
     while ((r = sd_journal_enumerate_data(j, &raw, &size)) > 0) {
         const char *d = raw;
@@ -458,13 +459,171 @@ read_line_fields(sd_journal *j, PyObject **text, int *invalid, PyObject **sid, i
                 return -1;
         } else if (size >= 9 && d[0] == 'P' && memcmp(d, "PRIORITY=", 9) == 0) {
             *priority = (size == 10 && d[9] >= '0' && d[9] <= '7') ? d[9] - '0' : -1;
+            priorities++;
         } else if (size >= 11 && d[0] == '_' && *sid == NULL &&
                    memcmp(d, "_STREAM_ID=", 11) == 0) {
             if ((*sid = PyBytes_FromStringAndSize(d + 11, (Py_ssize_t)(size - 11))) == NULL)
                 return -1;
         }
     }
+    if (priorities > 1)
+        *priority = -1; /* as journal.py reads a repeated PRIORITY */
     return r; /* 0, or libsystemd's error */
+}
+
+/* The metadata fields of an entry that is not a known stream's line: journal field -> the
+ * metadata name journal.py's FIELD_NAMES gives it, looked up by length, then bytes. */
+#define MAX_NAMES 64
+#define VALUES_MAX 65536
+#define VALUE_INTERN_MAX 256
+
+typedef struct {
+    const char *field[MAX_NAMES];
+    Py_ssize_t len[MAX_NAMES];
+    PyObject *name[MAX_NAMES]; /* borrowed from the names dict */
+    int count;
+    PyObject *values; /* str -> the same str: one object per repeated value */
+} Names;
+
+static int
+names_init(Names *t, PyObject *names, PyObject *values)
+{
+    Py_ssize_t pos = 0;
+    PyObject *field, *name;
+    t->count = 0;
+    t->values = values;
+    while (PyDict_Next(names, &pos, &field, &name)) {
+        if (t->count == MAX_NAMES || !PyUnicode_Check(field) || !PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_ValueError, "names: at most 64 str -> str items");
+            return -1;
+        }
+        t->field[t->count] = PyUnicode_AsUTF8AndSize(field, &t->len[t->count]);
+        if (t->field[t->count] == NULL)
+            return -1;
+        t->name[t->count++] = name;
+    }
+    return 0;
+}
+
+static PyObject *
+name_of(const Names *t, const char *field, Py_ssize_t len)
+{
+    for (int i = 0; i < t->count; i++)
+        if (t->len[i] == len && memcmp(t->field[i], field, (size_t)len) == 0)
+            return t->name[i];
+    return NULL;
+}
+
+/* A field's value as text (UTF-8, invalid bytes replaced); short ones shared through
+ * ``values``, so that a batch pickles each repeated value once. */
+static PyObject *
+value_text(const Names *t, const char *v, Py_ssize_t n)
+{
+    PyObject *text = PyUnicode_DecodeUTF8(v, n, "replace");
+    if (text == NULL || n >= VALUE_INTERN_MAX)
+        return text;
+    if (PyDict_GET_SIZE(t->values) >= VALUES_MAX)
+        PyDict_Clear(t->values);
+    PyObject *kept = PyDict_SetDefault(t->values, text, text);
+    Py_XINCREF(kept);
+    Py_DECREF(text);
+    return kept;
+}
+
+/* ``*slot`` = text, or ``*slot`` + "\n" + text for a repeated field (steals ``text``). */
+static int
+join_into(PyObject **slot, PyObject *text)
+{
+    if (*slot == NULL) {
+        *slot = text;
+        return 0;
+    }
+    PyObject *sep = PyUnicode_FromString("\n");
+    PyObject *head = sep == NULL ? NULL : PyUnicode_Concat(*slot, sep);
+    PyObject *joined = head == NULL ? NULL : PyUnicode_Concat(head, text);
+    Py_XDECREF(sep);
+    Py_XDECREF(head);
+    Py_DECREF(text);
+    if (joined == NULL)
+        return -1;
+    Py_SETREF(*slot, joined);
+    return 0;
+}
+
+typedef struct {
+    PyObject *fields; /* metadata name -> text */
+    PyObject *text;   /* MESSAGE, repeated ones joined by \n */
+    PyObject *sid;    /* _STREAM_ID as bytes, or NULL */
+    int messages, priorities, priority, invalid;
+} Whole;
+
+static void
+whole_clear(Whole *w)
+{
+    Py_CLEAR(w->fields);
+    Py_CLEAR(w->text);
+    Py_CLEAR(w->sid);
+}
+
+static int
+whole_item(const Names *t, Whole *w, const char *d, size_t size)
+{
+    const char *eq = memchr(d, '=', size);
+    if (eq == NULL)
+        return 0;
+    Py_ssize_t flen = eq - d, vlen = (Py_ssize_t)size - flen - 1;
+    const char *v = eq + 1;
+    if (flen == 7 && memcmp(d, "MESSAGE", 7) == 0) {
+        int invalid = 0;
+        PyObject *text = decode_message(v, (size_t)vlen, &invalid);
+        w->invalid |= invalid;
+        w->messages++;
+        return text == NULL ? -1 : join_into(&w->text, text);
+    }
+    if (flen == 8 && memcmp(d, "PRIORITY", 8) == 0) {
+        w->priority = (vlen == 1 && v[0] >= '0' && v[0] <= '7') ? v[0] - '0' : -1;
+        w->priorities++;
+        return 0;
+    }
+    if (flen == 10 && w->sid == NULL && memcmp(d, "_STREAM_ID", 10) == 0 &&
+        (w->sid = PyBytes_FromStringAndSize(v, vlen)) == NULL)
+        return -1;
+    PyObject *name = name_of(t, d, flen);
+    if (name == NULL)
+        return 0;
+    PyObject *text = value_text(t, v, vlen);
+    if (text == NULL)
+        return -1;
+    PyObject *old = PyDict_GetItemWithError(w->fields, name);
+    if (old == NULL && PyErr_Occurred()) {
+        Py_DECREF(text);
+        return -1;
+    }
+    Py_XINCREF(old);
+    if (join_into(&old, text) < 0)
+        return -1;
+    int r = PyDict_SetItem(w->fields, name, old);
+    Py_DECREF(old);
+    return r;
+}
+
+/* The second pass over an entry that is not a known stream's line: its metadata, MESSAGE,
+ * PRIORITY (a repeated one counts as none, as in journal.py) and _STREAM_ID. */
+static int
+read_whole(sd_journal *j, const Names *t, Whole *w)
+{
+    const void *raw;
+    size_t size;
+    int r;
+    if ((w->fields = PyDict_New()) == NULL)
+        return -1;
+    sd_journal_restart_data(j);
+    while ((r = sd_journal_enumerate_data(j, &raw, &size)) > 0)
+        if (whole_item(t, w, raw, size) < 0)
+            return -1;
+    if (w->priorities > 1)
+        w->priority = -1;
+    return r;
 }
 
 /* _Runs.add of journal.py: join the stream's last run when priority and fields are the same. */
@@ -502,10 +661,11 @@ add_to_run(PyObject *rows, PyObject *last, PyObject *key, PyObject *fields,
  * Python error. */
 static int
 scan_entry(sd_journal *j, Counts *c, PyObject *streams, PyObject *resolve, PyObject *rows,
-           PyObject *last)
+           PyObject *last, const Names *names)
 {
     PyObject *text = NULL, *sid = NULL, *key = NULL, *fields = NULL, *priority = NULL;
-    PyObject *ms = NULL, *resolved = NULL;
+    PyObject *ms = NULL;
+    Whole w = {NULL, NULL, NULL, 0, 0, -1, 0};
     int priority_digit = -1, messages = 0, invalid = 0, rc = -1;
     int r = read_line_fields(j, &text, &invalid, &sid, &priority_digit, &messages);
     if (r < 0 && PyErr_Occurred())
@@ -529,58 +689,45 @@ scan_entry(sd_journal *j, Counts *c, PyObject *streams, PyObject *resolve, PyObj
             rc = 0;
             goto done;
         }
-        c->invalid_utf8 += invalid; /* the slow way counts in journal.py */
-        key = PyTuple_GET_ITEM(cached, 0);
-        fields = PyTuple_GET_ITEM(cached, 1);
-        Py_INCREF(key);
-        Py_INCREF(fields);
-        if (priority_digit >= 0)
-            priority = PyLong_FromLong(priority_digit);
-        else
-            priority = Py_NewRef(Py_None);
-        if (priority == NULL)
-            goto done;
+        c->invalid_utf8 += invalid;
+        key = Py_NewRef(PyTuple_GET_ITEM(cached, 0));
+        fields = Py_NewRef(PyTuple_GET_ITEM(cached, 1));
     } else {
-        /* native, syslog or kernel entry, or a stream seen first: journal.py decides */
-        PyObject *entry = get_all(j);
-        if (entry == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_OSError))
-                goto done;
-            PyErr_Clear();
-            rc = note_error(c, "reading an entry", -EIO) < 0 ? -1 : 1;
+        /* native, syslog or kernel entry, or a stream seen first: read whole */
+        r = read_whole(j, names, &w);
+        if (r < 0 && PyErr_Occurred())
+            goto done;
+        if (r < 0) {
+            rc = note_error(c, "reading an entry", r) < 0 ? -1 : 1;
             goto done;
         }
-        resolved = PyObject_CallOneArg(resolve, entry);
-        Py_DECREF(entry);
-        if (resolved == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_KeyError))
-                goto done;
-            PyErr_Clear(); /* no MESSAGE */
+        if (w.messages == 0) {
             c->skipped++;
             rc = 0;
             goto done;
         }
-        if (!PyTuple_CheckExact(resolved) || PyTuple_GET_SIZE(resolved) != 4) {
-            PyErr_SetString(PyExc_TypeError, "resolve() must return (key, fields, priority, text)");
+        c->invalid_utf8 += w.invalid;
+        /* journal.py names the stream (and remembers a stdout stream by its id) */
+        key = PyObject_CallFunctionObjArgs(resolve, w.fields, w.sid ? w.sid : Py_None, NULL);
+        if (key == NULL)
             goto done;
-        }
-        key = Py_NewRef(PyTuple_GET_ITEM(resolved, 0));
-        fields = Py_NewRef(PyTuple_GET_ITEM(resolved, 1));
-        priority = Py_NewRef(PyTuple_GET_ITEM(resolved, 2));
-        Py_XSETREF(text, Py_NewRef(PyTuple_GET_ITEM(resolved, 3)));
+        fields = Py_NewRef(w.fields);
+        priority_digit = w.priority;
+        Py_SETREF(text, Py_NewRef(w.text));
     }
+    priority = priority_digit >= 0 ? PyLong_FromLong(priority_digit) : Py_NewRef(Py_None);
     ms = PyLong_FromUnsignedLongLong(usec / 1000);
-    if (ms == NULL)
+    if (priority == NULL || ms == NULL)
         goto done;
     rc = add_to_run(rows, last, key, fields, priority, text, ms);
 done:
+    whole_clear(&w);
     Py_XDECREF(text);
     Py_XDECREF(sid);
     Py_XDECREF(key);
     Py_XDECREF(fields);
     Py_XDECREF(priority);
     Py_XDECREF(ms);
-    Py_XDECREF(resolved);
     return rc;
 }
 
@@ -589,11 +736,15 @@ Reader_scan_runs(Reader *self, PyObject *args)
 {
     Py_ssize_t max_entries;
     int held;
-    PyObject *streams, *resolve, *rows, *last;
-    if (!PyArg_ParseTuple(args, "npO!OO!O!", &max_entries, &held, &PyDict_Type, &streams,
-                          &resolve, &PyList_Type, &rows, &PyDict_Type, &last))
+    PyObject *streams, *resolve, *rows, *last, *names_dict, *values;
+    if (!PyArg_ParseTuple(args, "npO!OO!O!O!O!", &max_entries, &held, &PyDict_Type, &streams,
+                          &resolve, &PyList_Type, &rows, &PyDict_Type, &last, &PyDict_Type,
+                          &names_dict, &PyDict_Type, &values))
         return NULL;
     OPEN_OR_NULL(self);
+    Names names;
+    if (names_init(&names, names_dict, values) < 0)
+        return NULL;
     Counts c = {0, 0, 0, PyList_New(0)};
     if (c.errors == NULL)
         return NULL;
@@ -611,7 +762,7 @@ Reader_scan_runs(Reader *self, PyObject *args)
             }
         }
         c.consumed++;
-        if (scan_entry(self->j, &c, streams, resolve, rows, last) < 0)
+        if (scan_entry(self->j, &c, streams, resolve, rows, last, &names) < 0)
             goto fail;
     }
     return Py_BuildValue("(nOnnN)", c.consumed, held ? Py_True : Py_False, c.skipped,
@@ -642,7 +793,7 @@ static PyMethodDef Reader_methods[] = {
     {"wait", (PyCFunction)Reader_wait, METH_O, "Seconds (negative: forever); 0 = nothing new."},
     {"fileno", (PyCFunction)Reader_fileno, METH_NOARGS, NULL},
     {"scan_runs", (PyCFunction)Reader_scan_runs, METH_VARARGS,
-     "scan_runs(max_entries, held, streams, resolve, rows, last) -> "
+     "scan_runs(max_entries, held, streams, resolve, rows, last, names, values) -> "
      "(consumed, held, skipped, invalid_utf8, errors)"},
     {NULL, NULL, 0, NULL},
 };

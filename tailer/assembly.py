@@ -223,17 +223,31 @@ class Assembler:
     def _feed_whole(
         self, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]
     ) -> list[Entry]:
-        """One complete message: every line continues its first, in the state it reaches."""
+        """One complete message: every line continues its first, in the state it reaches.
+
+        A message that is not kept is counted, not read; in a kept one, lines that stay in
+        the state they find (a traceback's frames) are taken a run at a time."""
         if st.n:
             self._end(st, ctx[0], out)
         self._begin(st, lines[0], self._start_match(lines[0]), ctx)
-        for line in lines[1:]:
+        total = len(lines)
+        if not st.keep:
+            st.n = total
+            self._end(st, ctx[0], out)
+            return out
+        i = 1
+        while i < total:
+            i = self._continue_run(st, lines, i)
+            if i == total:
+                break
+            line = lines[i]
             target = self._continuation(st, line)
             if not target:
                 start = self._start_match(line)
                 owned = self._starts[start.lastgroup].state if start is not None else ""
                 target = owned if owned in self._owner else self._fallbacks.get(st.state, "")
             self._continue(st, line, target or st.state)
+            i += 1
         self._end(st, ctx[0], out)
         st.last_feed = time.monotonic()
         return out

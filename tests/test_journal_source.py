@@ -64,6 +64,46 @@ def test_two_processes_never_share_a_stream(journald) -> None:
     assert all(k.startswith("unit=alpha.service ") and f"id={name}" in k for k in keys)
 
 
+_TWO_CONNECTIONS = r"""
+import socket, sys
+path, name = sys.argv[1], sys.argv[2]
+conns = []
+for _ in range(2):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    c.sendall(f"{name}\n\n6\n0\n0\n0\n0\n".encode())
+    conns.append(c)
+for i in range(10):
+    for k, c in enumerate(conns):
+        c.sendall(f"conn{k} line{i}\n".encode())
+for c in conns:
+    c.shutdown(socket.SHUT_WR)
+    c.recv(1)
+    c.close()
+"""
+
+
+def test_two_connections_of_one_process_never_share_a_stream(journald) -> None:
+    """stdout and stderr of one process reach journald as two connections: same pid, unit
+    and identifier; only _STREAM_ID tells them apart, and their lines must not interleave."""
+    import subprocess
+    import sys
+
+    name = ident("conns")
+    journald.ensure_running()
+    subprocess.run([sys.executable, "-c", _TWO_CONNECTIONS, journald.stdout_path, name],
+                   check=True, timeout=30)
+    journald.wait_for(20, SYSLOG_IDENTIFIER=name)
+    for cls in (JournalSource, SupervisedJournalSource):
+        with cls(namespace=journald.namespace, identifiers=[name]) as source:
+            streams: dict[str, list[str]] = {}
+            for run in source.read_runs(1000):
+                streams.setdefault(run.stream, []).extend(run.texts)
+        assert sorted(streams.values()) == [
+            [f"conn{k} line{i}" for i in range(10)] for k in (0, 1)
+        ]
+
+
 def test_metadata_fields(journald) -> None:
     name = ident("meta")
     pid = journald.write_stream(["Traceback (most recent call last):"], name, unit="meta.service")
@@ -163,16 +203,24 @@ def test_c_reader_reads_exactly_what_systemd_python_reads(journald) -> None:
     send_datagram(
         journald.socket_path, f"MESSAGE=one\nMESSAGE=two\nSYSLOG_IDENTIFIER={name}\n".encode()
     )
+    send_datagram(  # repeated MESSAGE with a bad part, repeated metadata field and PRIORITY
+        journald.socket_path,
+        b"MESSAGE=ok\nMESSAGE=bad \xff\nCODE_FUNC=f\nCODE_FUNC=g\nPRIORITY=3\nPRIORITY=4\n"
+        + f"SYSLOG_IDENTIFIER={name}\n".encode(),
+    )
     a.close()
     b.close()
-    total = journald.wait_for(60 + 5 + 4, SYSLOG_IDENTIFIER=name)
+    total = journald.wait_for(60 + 5 + 5, SYSLOG_IDENTIFIER=name)
     for batch in (1, 7, 5000):
         ours = _read_with("tailer._journal", journald.namespace, name, batch)
         theirs = _read_with("systemd-python", journald.namespace, name, batch)
         assert ours == theirs
         assert sum(len(r[3]) for rows in ours["runs"] for r in rows) == total - 1
-        assert ours["counters"][:3] == (1, 1, 0)
+        assert ours["counters"][:3] == (1, 2, 0)
     assert {r[2] for rows in ours["runs"] for r in rows} == {3, 6, None}
+    texts = [t for rows in ours["runs"] for r in rows for t in r[3]]
+    assert "one\ntwo" in texts and "ok\nbad \ufffd" in texts
+    assert {r[1].get("code_func") for rows in ours["runs"] for r in rows} >= {"f\ng"}
 
 
 def test_one_megabyte_message_is_read_whole(journald) -> None:

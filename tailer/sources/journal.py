@@ -156,6 +156,7 @@ def source_name(namespace: str | None, directory: str | None, files: Sequence[st
 # str per value, which also lets pickle send it once per batch to a supervising parent.
 _VALUES: dict[bytes, str] = {}
 _VALUES_MAX = 65536
+_TEXTS: dict[str, str] = {}  # the same for tailer._journal, which decodes before it looks up
 
 
 def _fields_of(entry: dict[str, Any]) -> dict[str, str]:
@@ -457,7 +458,8 @@ class JournalSource:
         :meth:`_resolve`, so both loops give the same rows."""
         held, self._held = self._held, False
         consumed, held, skipped, invalid, errors = reader.scan_runs(
-            max_entries, held, self._streams, self._resolve, runs.rows, runs._last
+            max_entries, held, self._streams, self._resolve, runs.rows, runs._last,
+            FIELD_NAMES, _TEXTS,
         )
         self._held = held
         self.skipped += skipped
@@ -467,18 +469,53 @@ class JournalSource:
         if consumed:
             self._note_cursor(reader)
 
-    def _resolve(self, entry: dict[str, Any]) -> tuple[str, dict[str, str], int | None, str]:
-        """A whole entry that is not a known stream's line: key, fields, priority, text."""
-        key, fields, priority, raw, _ = self._entry(entry)
-        return key, fields, priority, self._text(raw)
+    def _resolve(self, fields: dict[str, str], stream_id: bytes | None) -> str:
+        """The stream key of an entry that is not a known stream's line (``tailer._journal``
+        read its fields); a stdout stream is remembered by its ``_STREAM_ID``."""
+        key = self._key(fields)
+        if stream_id is not None:
+            self._remember_stream(stream_id, key, fields)
+        return key
+
+    def _key(self, fields: dict[str, str]) -> str:
+        """:func:`stream_key`, cached by the fields it reads."""
+        ident = (
+            fields.get("pid"),
+            fields.get("identifier"),
+            fields.get("unit"),
+            fields.get("user_unit"),
+            fields.get("transport"),
+            fields.get("boot_id"),
+            fields.get("stream_id"),
+        )
+        keys = self._keys
+        key = keys.get(ident)
+        if key is None:
+            key = stream_key(fields)
+            if len(keys) >= STREAM_CACHE_MAX:
+                keys.clear()
+            keys[ident] = key
+        return key
+
+    def _remember_stream(self, stream_id: bytes, key: str, fields: dict[str, str]) -> None:
+        streams = self._streams
+        if len(streams) >= STREAM_CACHE_MAX:
+            streams.clear()
+        streams[stream_id] = (key, fields)
 
     def _text(self, raw: Any) -> str:
+        """MESSAGE as text; an entry whose MESSAGE was not valid UTF-8 is counted."""
         if type(raw) is bytes:
             try:
                 return raw.decode()
             except UnicodeDecodeError:
                 self.invalid_utf8 += 1
                 return raw.decode("utf-8", "replace")
+        if isinstance(raw, list):  # a repeated MESSAGE: one entry, counted at most once
+            before = self.invalid_utf8
+            text = "\n".join(self._text(v) for v in raw)
+            self.invalid_utf8 = min(self.invalid_utf8, before + 1)
+            return text
         return message_text(raw)
 
     def _open_reader(self) -> Any:
@@ -553,27 +590,13 @@ class JournalSource:
         prio = entry.get("PRIORITY")
         priority = PRIORITIES.get(prio) if isinstance(prio, bytes) else None
         fields = _fields_of(entry)
-        keys = self._keys
-        ident = (
-            entry.get("_PID"),
-            entry.get("SYSLOG_IDENTIFIER"),
-            entry.get("_SYSTEMD_UNIT"),
-            entry.get("_TRANSPORT"),
-            entry.get("_BOOT_ID"),
-        )
-        key = keys.get(ident)  # type: ignore[arg-type]
-        if key is None:
-            key = stream_key(fields)
-            if len(keys) >= STREAM_CACHE_MAX:
-                keys.clear()
-            keys[ident] = key  # type: ignore[index]
+        key = self._key(fields)
         sid = entry.get("_STREAM_ID")
+        if isinstance(sid, list):
+            sid = sid[0]
         if not isinstance(sid, bytes):
             return key, fields, priority, raw, False
-        streams = self._streams
-        if len(streams) >= STREAM_CACHE_MAX:
-            streams.clear()
-        streams[sid] = (key, fields)
+        self._remember_stream(sid, key, fields)
         return key, fields, priority, raw, True
 
     def _error(self, doing: str, exc: OSError) -> None:
