@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tailer.daemon.writer import Batch, Writer, merge, write_retrying
+from tailer.pipes import widen
 from tailer.records import Position
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class ProcessWriter(Writer):
         # ends of the pipes are closed here, so either side's death reads as EOF.
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
+        widen(req_w)  # a transaction goes over in one turn
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(

@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from tailer.pipes import widen
 from tailer.sources.journal import JournalLine, JournalRun, JournalSource, lines_of, source_name
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class SupervisedJournalSource:
         # by two pipes; the child's end of each is closed here so that its death reads as EOF.
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
+        widen(rep_w)  # a batch of lines comes back in one turn
         options = dict(self._options, cursor=self.cursor)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
