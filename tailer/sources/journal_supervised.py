@@ -28,6 +28,7 @@ from tailer.sources.journal import JournalLine, JournalRun, JournalSource, lines
 logger = logging.getLogger(__name__)
 
 _RESTART_BACKOFF_S = 1.0
+READ_AHEAD = 2  # batches the child is asked for before this process needs them
 # The directory holding the ``tailer`` package, so the child imports this very code.
 _ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -100,7 +101,7 @@ class SupervisedJournalSource:
         self._process: Any = None
         self._conn: Connection | None = None
         self._requests: Connection | None = None
-        self._outstanding = False  # a request was sent and its reply not yet received
+        self._outstanding = 0  # requests sent whose replies were not received yet
         self._kind = "lines"  # what read-ahead and wait() ask for: the kind last read ...
         self._max_entries = 5000  # ... and its size
         self._ready: tuple[str, list[Any]] | None = None  # a received batch not yet returned
@@ -137,7 +138,7 @@ class SupervisedJournalSource:
         self._process.stdin.close()
         self._conn = Connection(rep_r, writable=False)
         self._requests = Connection(req_w, readable=False)
-        self._outstanding = False
+        self._outstanding = 0
         reply = self._receive(None)
         if reply is None:
             raise RuntimeError(
@@ -179,13 +180,15 @@ class SupervisedJournalSource:
         )
         self._start()
 
-    def _request(self, max_entries: int, wait_s: float) -> None:
+    def _request(self, max_entries: int, wait_s: float) -> bool:
+        """False when the child is gone (its reply pipe then reads as EOF)."""
         assert self._requests is not None
         try:
             self._requests.send_bytes(pickle.dumps((self._kind, max_entries, wait_s)))
-            self._outstanding = True
         except OSError:
-            self._outstanding = False
+            return False
+        self._outstanding += 1
+        return True
 
     def _take(self, raw: bytes) -> tuple[str, list[Any]]:
         try:
@@ -202,8 +205,10 @@ class SupervisedJournalSource:
     ) -> bool:
         """Make sure a reply is in ``_ready``; False if none came within ``timeout``.
 
-        With ``read_ahead`` the next request goes out as soon as the reply's bytes are in, so
-        the child reads while this process unpickles and builds lines.
+        With ``read_ahead`` the child is kept ``READ_AHEAD`` requests ahead: it reads the next
+        batches while this process unpickles and assembles this one. With one, each waited
+        for the other a third of a burst: the child idle until asked, this process idle
+        whenever the child had lost its core for a moment.
         """
         while self._ready is None:
             if not self._outstanding:
@@ -211,12 +216,13 @@ class SupervisedJournalSource:
             raw = self._receive_bytes(timeout)
             if raw == ():
                 return False
-            self._outstanding = False
             if raw is None:
                 self._restart()
                 continue
-            if read_ahead:
-                self._request(max_entries, 0.0)
+            self._outstanding -= 1
+            while read_ahead and self._outstanding < READ_AHEAD:
+                if not self._request(max_entries, 0.0):
+                    break
             try:
                 self._ready = self._take(raw)  # type: ignore[arg-type]
             except EOFError:
@@ -256,8 +262,8 @@ class SupervisedJournalSource:
         if self._ready_has_entries():
             return True
         self._ready = None  # an empty read-ahead says nothing about now
-        if self._outstanding:
-            if not self._fetch(self._max_entries, 0.0, timeout):
+        while self._outstanding:  # replies to requests sent before: the first may have news
+            if not self._fetch(self._max_entries, 0.0, max(0.0, deadline - time.monotonic())):
                 return False
             if self._ready_has_entries():
                 return True
@@ -279,7 +285,7 @@ class SupervisedJournalSource:
             if conn is not None:
                 conn.close()
         self._conn = self._requests = None
-        self._outstanding = False
+        self._outstanding = 0
         process, self._process = self._process, None
         if process is None:
             return None
