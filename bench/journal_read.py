@@ -40,6 +40,7 @@ from tailer.daemon.journalreader import JournalReader
 from tailer.daemon.writer import Writer
 from tailer.daemon.writer_process import ProcessWriter
 from tailer.records import Entry, Position
+from tailer.runtime import settle_gc
 from tailer.sources.journal import JournalRun, JournalSource
 from tailer.sources.journal_supervised import SupervisedJournalSource
 from tailer.store.base import WriteResult
@@ -245,6 +246,7 @@ def time_ingest(
     reader = JournalReader(
         source, make_assembler("ERROR"), writer, flush_timeout=1.0, stop=threading.Event()
     )
+    settle_gc()  # as the daemon does once started
     parts = {"journal child": source.child_pid, "store writer process": writer_pid(writer)}
     parts_cpu0 = {name: cpu_s(pid) for name, pid in parts.items() if pid}
     main_cpu0 = time.process_time()

@@ -26,6 +26,7 @@ from tailer.daemon.writer import WriterStopped
 from tailer.daemon.writer_process import LOCK_TIMEOUT_S, ProcessWriter
 from tailer.notify import Notifier, watchdog_interval
 from tailer.records import JournalPosition, Position
+from tailer.runtime import settle_gc
 
 log = logging.getLogger("tailer.daemon")
 
@@ -180,6 +181,7 @@ class Daemon:
             for reader in self.readers:
                 reader.source.close()
             raise
+        settle_gc()
         for reader in self.readers:
             self._spawn(f"tailer-{reader.name}", reader.run)
         if self.tasks:

@@ -35,6 +35,7 @@ from typing import Any
 from tailer.daemon.writer import Batch, Writer, merge, write_retrying
 from tailer.pipes import widen
 from tailer.records import Position
+from tailer.runtime import settle_gc
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,7 @@ def _child(requests: Connection, replies: Connection, options: dict[str, Any]) -
         replies.send_bytes(_pickled_error(exc))
         return
     replies.send_bytes(pickle.dumps(("ready", positions), pickle.HIGHEST_PROTOCOL))
+    settle_gc()
     orphaned = threading.Event()
     indexer = _Indexer(store, requests)
     try:

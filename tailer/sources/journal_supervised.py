@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tailer.pipes import widen
+from tailer.runtime import settle_gc
 from tailer.sources.journal import JournalLine, JournalRun, JournalSource, lines_of, source_name
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def _child(requests: Connection, conn: Connection, options: dict[str, Any]) -> N
         conn.send_bytes(pickle.dumps(("error", exc)))
         return
     conn.send_bytes(pickle.dumps(("ready", source.cursor, source.missed)))
+    settle_gc()
     missed_sent = source.missed
     while True:
         try:
