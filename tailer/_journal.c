@@ -22,6 +22,7 @@
 typedef struct {
     PyObject_HEAD
     sd_journal *j;
+    int waiting; /* wait() runs without the GIL: close() must not free the journal under it */
 } Reader;
 
 static PyObject *
@@ -118,6 +119,10 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
 static PyObject *
 Reader_close(Reader *self, PyObject *Py_UNUSED(ignored))
 {
+    if (self->waiting) {
+        PyErr_SetString(PyExc_RuntimeError, "journal reader closed while wait() runs");
+        return NULL;
+    }
     if (self->j != NULL) {
         sd_journal_close(self->j);
         self->j = NULL;
@@ -363,9 +368,11 @@ Reader_wait(Reader *self, PyObject *arg)
         return NULL;
     uint64_t usec = timeout < 0 ? (uint64_t)-1 : (uint64_t)(timeout * 1e6);
     int r;
+    self->waiting = 1;
     Py_BEGIN_ALLOW_THREADS
     r = sd_journal_wait(self->j, usec);
     Py_END_ALLOW_THREADS
+    self->waiting = 0;
     if (r < 0)
         return os_error(r);
     return PyLong_FromLong(r);

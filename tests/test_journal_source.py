@@ -223,6 +223,28 @@ def test_c_reader_reads_exactly_what_systemd_python_reads(journald) -> None:
     assert {r[1].get("code_func") for rows in ours["runs"] for r in rows} >= {"f\ng"}
 
 
+@pytest.mark.skipif(
+    journal_module.reader_class().__module__ != "tailer._journal",
+    reason="tailer._journal is not built (no libsystemd headers at install time)",
+)
+def test_c_reader_refuses_to_close_under_a_waiting_thread(corpora: Path, tmp_path: Path) -> None:
+    """wait() runs without the GIL; closing the journal under it would free what libsystemd
+    is using, so close() says so instead, and works once the wait is over."""
+    shutil.copy(corpora / "journal" / "sample.journal", tmp_path / "sample.journal")
+    reader = journal_module.reader_class()(path=str(tmp_path))  # nothing writes there
+    reader.seek_tail()
+    reader.wait(0.0)  # the first wait sets up inotify and returns at once
+    waiter = threading.Thread(target=reader.wait, args=(1.5,))
+    waiter.start()
+    time.sleep(0.3)
+    with pytest.raises(RuntimeError, match="while wait"):
+        reader.close()
+    waiter.join()
+    reader.close()
+    with pytest.raises(ValueError, match="closed"):
+        reader._next()
+
+
 def test_one_megabyte_message_is_read_whole(journald) -> None:
     name = ident("big")
     big = "".join(f"{i:07d} " + "x" * 1015 + "\n" for i in range(1024))
