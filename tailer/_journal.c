@@ -6,7 +6,7 @@
  * three scans and about 6 us. scan_runs() walks the entry's data objects once and builds the
  * journal source's run rows directly, about 2.5 us an entry, most of it libsystemd's own.
  * An entry that is not a stdout line of a known stream is read a second time for its metadata
- * (the fields journal.py's FIELD_NAMES names); journal.py then names its stream, so the rules
+ * (the fields FIELD_NAMES names); journal.py then names its stream, so the rules
  * about stream keys live in one place.
  *
  * Optional: without libsystemd's headers the build skips this module and the journal source
@@ -633,7 +633,7 @@ read_whole(sd_journal *j, const Names *t, Whole *w)
     return r;
 }
 
-/* _Runs.add of journal.py: join the stream's last run when priority and fields are the same. */
+/* Runs.add of journal_records.py: join the stream's last run when priority and fields are the same. */
 static int
 add_to_run(PyObject *rows, PyObject *last, PyObject *key, PyObject *fields,
            PyObject *priority, PyObject *text, PyObject *ms)

@@ -1,17 +1,19 @@
 """The journal source: systemd journal entries in, :class:`JournalLine` records out.
 
 It reads the system journal, a journald namespace, a directory or files of journal data through
-``systemd.journal.Reader``, with unit/identifier/field filters applied by libsystemd
-(``add_match``), never in Python. Priorities never drop an entry: a service's traceback on
-stderr reaches the journal one line per entry at priority 6 and must still be assembled.
+libsystemd (``tailer._journal``, else systemd-python's ``Reader``), with unit/identifier/field
+filters applied by libsystemd (``add_match``), never in Python. Priorities never drop an entry:
+a service's traceback on stderr reaches the journal one line per entry at priority 6 and must
+still be assembled.
 
-Speed comes from skipping systemd-python's per-field converters. Each ``_get(field)`` is a
-linear scan over the entry's ~20 data objects (about 1 µs, more for a missing field), so:
+Speed comes from walking an entry's data objects as few times as possible (each
+``sd_journal_get_data`` is a linear scan over the entry's ~20 of them):
 
-* a stdout-stream entry (``_STREAM_ID`` present) costs ``_STREAM_ID``, ``MESSAGE`` and
-  ``PRIORITY``; everything else about a stream is constant and cached by its stream id;
-* any other entry (native, syslog, kernel) is read with one ``_get_all()``, which also returns
-  repeated fields (``MESSAGE`` as a list) and the per-entry ``CODE_FILE``/``CODE_LINE``.
+* a stdout-stream entry (``_STREAM_ID`` present) needs ``_STREAM_ID``, ``MESSAGE`` and
+  ``PRIORITY``; everything else about a stream is constant and cached by its stream id.
+  ``tailer._journal`` reads the three in one walk, systemd-python with three ``_get``;
+* any other entry (native, syslog, kernel) is read whole, which also gives repeated fields
+  (``MESSAGE`` several times) and the per-entry ``CODE_FILE``/``CODE_LINE``.
 
 The cursor is asked for once per batch (the entry the reader rests on), not per entry, except
 by :meth:`JournalSource.read`, whose lines each carry their own. :meth:`JournalSource.read_runs`
@@ -26,184 +28,39 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tailer.sources.journal_cursor import CursorParts, parse_cursor
+from tailer.sources.journal_records import (
+    FIELD_NAMES,
+    PRIORITIES,
+    SHARED_TEXTS,
+    STREAM_CACHE_MAX,
+    JournalLine,
+    JournalRun,
+    Runs,
+    fields_of,
+    lines_of,
+    message_text,
+    source_name,
+    stream_key,
+)
+
+__all__ = [  # the records and helpers live in journal_records; imported from here as before
+    "FIELD_NAMES",
+    "JournalLine",
+    "JournalRun",
+    "JournalSource",
+    "lines_of",
+    "message_text",
+    "parse_cursor",
+    "reader_class",
+    "source_name",
+    "stream_key",
+]
 
 logger = logging.getLogger(__name__)
-
-# Journal field -> metadata name. Per-entry fields (CODE_*, MESSAGE_ID, ...) only exist on
-# native entries; stdout-stream metadata is read once per stream (see STREAM_CACHE_MAX).
-FIELD_NAMES: dict[str, str] = {
-    "_SYSTEMD_UNIT": "unit",
-    "_SYSTEMD_USER_UNIT": "user_unit",
-    "_PID": "pid",
-    "_UID": "uid",
-    "SYSLOG_IDENTIFIER": "identifier",
-    "SYSLOG_PID": "syslog_pid",
-    "SYSLOG_FACILITY": "facility",
-    "_BOOT_ID": "boot_id",
-    "_MACHINE_ID": "machine_id",
-    "_HOSTNAME": "hostname",
-    "_TRANSPORT": "transport",
-    "_STREAM_ID": "stream_id",
-    "_COMM": "comm",
-    "_EXE": "exe",
-    "_SYSTEMD_INVOCATION_ID": "invocation_id",
-    "_NAMESPACE": "namespace",
-    "CODE_FILE": "code_file",
-    "CODE_LINE": "code_line",
-    "CODE_FUNC": "code_func",
-    "MESSAGE_ID": "message_id",
-    "ERRNO": "errno",
-    "LOGGER": "logger",
-    "THREAD_NAME": "thread",
-    "_LINE_BREAK": "line_break",
-}
-PRIORITIES: dict[bytes, int] = {str(p).encode(): p for p in range(8)}
-STREAM_CACHE_MAX = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class JournalLine:
-    """One journal entry as the assembler sees it.
-
-    ``stream`` keys the assembler's per-stream state: lines of different units, processes or
-    stdout connections never share a key. ``text`` may hold newlines (native entries keep a
-    whole traceback in one MESSAGE). ``priority`` is None when PRIORITY is absent or invalid;
-    the level comes from the text when it has one, and only otherwise from ``priority``.
-    """
-
-    stream: str
-    text: str
-    timestamp_ms: int
-    priority: int | None
-    cursor: str
-    fields: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class JournalRun:
-    """The entries of one stream in one batch that share priority and fields, in journal order.
-
-    ``texts`` and ``timestamps_ms`` are parallel, one item per journal entry. Entries of other
-    streams may have come between them in the journal, entries of this stream never: a change
-    of priority or fields starts the stream's next run. Per-stream order is all the assembler
-    needs, and one call per run instead of one per entry is most of the daemon's speed.
-    """
-
-    stream: str
-    fields: dict[str, str]
-    priority: int | None
-    texts: list[str]
-    timestamps_ms: list[int]
-
-    @property
-    def whole(self) -> bool:
-        """Each entry is a complete message (native, syslog ...), not one line of a stream."""
-        return self.fields.get("transport") != "stdout"
-
-
-def message_text(value: bytes | str | list[Any] | None) -> str:
-    """MESSAGE as text: bytes decoded UTF-8 with replacement, a repeated field joined by \\n."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return "\n".join(message_text(v) for v in value)
-    if isinstance(value, str):
-        return value
-    return value.decode("utf-8", "replace")
-
-
-def stream_key(fields: dict[str, str]) -> str:
-    """The assembler's stream key: unit, pid and identifier, plus what keeps channels apart.
-
-    A stdout connection adds its ``_STREAM_ID`` prefix (stdout and stderr of one process, or
-    two connections of one pid, stay apart). Other transports add the transport and boot, since
-    pids of services started early in boot repeat from one boot to the next.
-    """
-    parts = []
-    unit = fields.get("unit") or fields.get("user_unit")
-    if unit:
-        parts.append(f"unit={unit}")
-    if "pid" in fields:
-        parts.append(f"pid={fields['pid']}")
-    if "identifier" in fields:
-        parts.append(f"id={fields['identifier']}")
-    if "stream_id" in fields:
-        parts.append(f"stream={fields['stream_id'][:8]}")
-    else:
-        parts.append(f"transport={fields.get('transport', 'unknown')}")
-        if "boot_id" in fields:
-            parts.append(f"boot={fields['boot_id'][:8]}")
-    return " ".join(parts)
-
-
-def source_name(namespace: str | None, directory: str | None, files: Sequence[str]) -> str:
-    """``JournalPosition.name``: which journal a cursor belongs to."""
-    if namespace:
-        return f"namespace:{namespace}"
-    if directory:
-        return f"directory:{os.path.abspath(directory)}"
-    if files:
-        return "files:" + ",".join(os.path.abspath(f) for f in files)
-    return "system"
-
-
-# Metadata values repeat (boot id, hostname, unit, CODE_FILE ...): decoding each once keeps one
-# str per value, which also lets pickle send it once per batch to a supervising parent.
-_VALUES: dict[bytes, str] = {}
-_VALUES_MAX = 65536
-_TEXTS: dict[str, str] = {}  # the same for tailer._journal, which decodes before it looks up
-
-
-def _fields_of(entry: dict[str, Any]) -> dict[str, str]:
-    names, values = FIELD_NAMES, _VALUES
-    out: dict[str, str] = {}
-    for key, value in entry.items():
-        name = names.get(key)
-        if name is None:
-            continue
-        text = values.get(value) if type(value) is bytes else None
-        if text is None:
-            text = message_text(value)
-            if type(value) is bytes and len(value) < 256:
-                if len(values) >= _VALUES_MAX:
-                    values.clear()
-                values[value] = text
-        out[name] = text
-    return out
-
-
-def lines_of(rows: list[tuple[Any, ...]]) -> list[JournalLine]:
-    """:class:`JournalLine` records from :meth:`JournalSource.read_rows` tuples, each with a
-    ``fields`` dict of its own (the rows share one per stream)."""
-    return [JournalLine(s, t, ms, p, c, f.copy()) for s, t, ms, p, c, f in rows]
-
-
-class _Runs:
-    """Collects a batch as run rows ``[stream, fields, priority, texts, timestamps_ms]``: an
-    entry joins its stream's last run when priority and fields are the same, else opens the
-    stream's next run (so each stream's entries stay in journal order)."""
-
-    __slots__ = ("_last", "rows")
-
-    def __init__(self) -> None:
-        self.rows: list[list[Any]] = []
-        self._last: dict[str, list[Any]] = {}
-
-    def add(
-        self, key: str, fields: dict[str, str], priority: int | None, text: str, ts_ms: int
-    ) -> None:
-        run = self._last.get(key)
-        if run is None or run[2] != priority or (run[1] is not fields and run[1] != fields):
-            run = [key, fields, priority, [], []]
-            self.rows.append(run)
-            self._last[key] = run
-        run[3].append(text)
-        run[4].append(ts_ms)
 
 
 def reader_class() -> Any:
@@ -444,7 +301,7 @@ class JournalSource:
     def read_run_rows(self, max_entries: int = 5000) -> list[list[Any]]:
         """Like :meth:`read_runs`, as ``JournalRun`` argument lists: what the supervised
         reader's child pickles (a stream's fields dict is one object, so sent once)."""
-        runs = _Runs()
+        runs = Runs()
         reader = self._open_reader()
         if hasattr(reader, "scan_runs"):
             self._scan_in_c(reader, max_entries, runs)
@@ -452,14 +309,14 @@ class JournalSource:
             self._scan(max_entries, runs.add)
         return runs.rows
 
-    def _scan_in_c(self, reader: Any, max_entries: int, runs: _Runs) -> None:
+    def _scan_in_c(self, reader: Any, max_entries: int, runs: Runs) -> None:
         """:meth:`_scan` into ``runs`` by ``tailer._journal``: its loop reads a stdout line of
         a known stream in one pass over the entry and hands every other entry to
         :meth:`_resolve`, so both loops give the same rows."""
         held, self._held = self._held, False
         consumed, held, skipped, invalid, errors = reader.scan_runs(
             max_entries, held, self._streams, self._resolve, runs.rows, runs._last,
-            FIELD_NAMES, _TEXTS,
+            FIELD_NAMES, SHARED_TEXTS,
         )
         self._held = held
         self.skipped += skipped
@@ -589,7 +446,7 @@ class JournalSource:
             raise KeyError("MESSAGE")
         prio = entry.get("PRIORITY")
         priority = PRIORITIES.get(prio) if isinstance(prio, bytes) else None
-        fields = _fields_of(entry)
+        fields = fields_of(entry)
         key = self._key(fields)
         sid = entry.get("_STREAM_ID")
         if isinstance(sid, list):
