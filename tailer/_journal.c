@@ -479,7 +479,7 @@ read_line_fields(sd_journal *j, PyObject **text, int *invalid, PyObject **sid, i
 }
 
 /* The metadata fields of an entry that is not a known stream's line: journal field -> the
- * metadata name journal.py's FIELD_NAMES gives it, looked up by length, then bytes. */
+ * metadata name FIELD_NAMES (journal_records.py) gives it, looked up by length, then bytes. */
 #define MAX_NAMES 64
 #define VALUES_MAX 65536
 #define VALUE_INTERN_MAX 256
