@@ -18,11 +18,11 @@ import random
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from tailer.records import Entry, FilePosition, JournalPosition, Level, Position
 from tailer.store.base import WriteResult
+from tailer.store.dedup import Row, WriterState, recent_rows, remember
 from tailer.store.schema import MINUTE_MS, split_traceback, traceback_hash
 
 try:  # metadata as json.dumps writes it, in one C pass (tailer/_scan.c), when it was built
@@ -30,8 +30,6 @@ try:  # metadata as json.dumps writes it, in one C pass (tailer/_scan.c), when i
 except ImportError:  # pragma: no cover - no compiler at install time
     _json_object = None
 
-# A time cluster wider than this is split so that one dedup lookup never ranges over hours.
-_CLUSTER_SPAN_MS = 60_000
 # A stored traceback's last_seen_ms moves only when it falls this far behind (a lower bound).
 _TRACE_SEEN_STEP_MS = 60_000
 # Deferred indexing gives way once this many traceback ids wait (schema 0007): the write path
@@ -92,71 +90,7 @@ def batch_digest(entries: Sequence[Entry], positions: Sequence[Position]) -> str
     return h.hexdigest()
 
 
-# What the writer remembers of a stored row between batches: seq, timestamp_ms,
-# last_seen_ms, level name, source. A tuple of plain values, which the garbage collector
-# stops tracking, where objects kept for seconds would be walked by every full collection.
-Remembered = tuple[int, int, int, str, str]
-
-
-@dataclass(slots=True)
-class _Row:
-    """Working state of one error_logs row during a batch (never leaves this module)."""
-
-    seq: int
-    timestamp_ms: int
-    last_seen_ms: int
-    level: str  # level name
-    source: str
-    added: int = 0  # occurrences this batch adds
-    entry: Entry | None = None  # set for rows this batch inserts
-
-
-class WriterState:
-    """What the single writer remembers between batches: each distinct traceback's row id,
-    and the newest rows by content hash, so dedup needs no query while batches arrive in
-    time order (the common case: the dedup lookup was a tenth of the write path).
-
-    ``recent`` holds, for every content hash of a row last seen at or after ``recent_floor``,
-    the row with that hash last seen most recently; ``recent_newest`` bounds every stored
-    row's ``last_seen_ms`` from above. It is valid only while no other connection has
-    written: ``PRAGMA data_version`` (which changes when another connection commits) is
-    checked at the start of every batch, and the store calls :meth:`reset` when a transaction
-    rolls back or after cleanup, so nothing remembered outlives the row it names (``tailer
-    cleanup`` in another process may delete orphaned tracebacks).
-    """
-
-    MAX_TRACEBACKS = 20_000
-    RECENT_PRUNE_AT = 10_000  # rows remembered before those out of every window are let go
-
-    def __init__(self) -> None:
-        self.data_version: int | None = None
-        self.traces: dict[str, tuple[int, int]] = {}  # body text -> (id, last_seen_ms)
-        self.recent: dict[str, Remembered] = {}
-        self.recent_floor: int | None = None  # None: not known, read on the next batch
-        self.recent_newest = 0
-        self.prune_at = self.RECENT_PRUNE_AT
-
-    def reset(self) -> None:
-        self.data_version = None
-        self.traces.clear()
-        self.forget_recent()
-
-    def forget_recent(self) -> None:
-        self.recent.clear()
-        self.recent_floor = None
-
-    def check(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self.data_version:
-            self.traces.clear()
-            self.forget_recent()
-            self.data_version = version
-        elif len(self.traces) > self.MAX_TRACEBACKS:
-            self.traces.clear()
-
-
 _LEVEL_NAMES = {level: level.name for level in Level}
-_NEVER = -(2**62)
 
 
 def write_batch(
@@ -195,12 +129,12 @@ def write_batch(
         return WriteResult(positions=len(positions)), []
     times = [e.timestamp_ms for e in entries]
     order = sorted(range(len(entries)), key=times.__getitem__)
-    current: dict[str, _Row] = {}  # by content hash: the row an entry would repeat
-    remembered = _recent_rows(conn, entries, order, window_ms, state, current)
+    current: dict[str, Row] = {}  # by content hash: the row an entry would repeat
+    remembered = recent_rows(conn, entries, order, window_ms, state, current)
     first_seq = next_seq = last_seq(conn) + 1
-    row_of: list[_Row | None] = [None] * len(entries)
-    new_rows: list[_Row] = []
-    touched: dict[int, _Row] = {}  # stored rows this batch repeats, by seq
+    row_of: list[Row | None] = [None] * len(entries)
+    new_rows: list[Row] = []
+    touched: dict[int, Row] = {}  # stored rows this batch repeats, by seq
     window = -1 if window_ms is None else window_ms  # -1: no two times are that close
     names = _LEVEL_NAMES
     for i in order:
@@ -210,7 +144,7 @@ def write_batch(
         if row is None and remembered:
             kept = remembered.get(e.content_hash)
             if kept is not None:
-                row = current[e.content_hash] = _Row(*kept)
+                row = current[e.content_hash] = Row(*kept)
         if row is not None and -window <= ts - row.last_seen_ms <= window:
             row.added += 1
             if ts > row.last_seen_ms:
@@ -218,7 +152,7 @@ def write_batch(
             if row.entry is None:
                 touched[row.seq] = row
         else:
-            row = _Row(next_seq, ts, ts, names[e.level], e.source, 1, e)
+            row = Row(next_seq, ts, ts, names[e.level], e.source, 1, e)
             next_seq += 1
             new_rows.append(row)
             current[e.content_hash] = row
@@ -249,12 +183,12 @@ def write_batch(
     seqs = [r.seq for r in row_of if r is not None]
     repeats = len(entries) - len(new_rows)
     if window_ms is not None:
-        _remember(state, current, times[order[-1]], window_ms)
+        remember(state, current, times[order[-1]], window_ms)
     result = WriteResult(inserted=len(new_rows), repeats=repeats, positions=len(positions))
     return result, seqs
 
 
-def _rollup(new_rows: list[_Row], touched: Iterable[_Row]) -> list[tuple[Any, ...]]:
+def _rollup(new_rows: list[Row], touched: Iterable[Row]) -> list[tuple[Any, ...]]:
     """The rollup rows a batch adds to: every occurrence counts at its row's first-seen
     minute, level and source (which is what cleanup takes away with the row), with the seq
     range of the rows counted."""
@@ -283,7 +217,7 @@ def last_seq(conn: sqlite3.Connection) -> int:
 
 
 def _upsert_tracebacks(
-    conn: sqlite3.Connection, rows: list[_Row], state: WriterState, defer_index: bool
+    conn: sqlite3.Connection, rows: list[Row], state: WriterState, defer_index: bool
 ) -> dict[str, int]:
     """Store each distinct traceback body (all but the first line, schema 0008) of the new
     rows once; map the body to its row id; index the new ones now or later
@@ -398,86 +332,6 @@ def _index_range(conn: sqlite3.Connection, above: int, upto: int) -> None:
     )
 
 
-def _recent_rows(
-    conn: sqlite3.Connection,
-    entries: Sequence[Entry],
-    order: list[int],
-    window_ms: int | None,
-    state: WriterState,
-    current: dict[str, _Row],
-) -> dict[str, Remembered]:
-    """Find the stored rows that entries of this batch may repeat: either return the writer's
-    memory, to be looked up per hash, or put them in ``current`` and return nothing.
-
-    The memory answers when it holds every row last seen within the window before the
-    batch's first entry (``recent_floor``) and no row was last seen more than a window after
-    it (``recent_newest``): then the newest row per hash is the one the query below would
-    pick, or one no entry is close enough to repeat. Otherwise: one range query on the
-    (last_seen_ms, content_hash) index per time cluster, keeping the newest row per hash."""
-    if window_ms is None:
-        return {}
-    first = entries[order[0]].timestamp_ms
-    if state.recent_floor is None:
-        newest = conn.execute("SELECT max(last_seen_ms) FROM error_logs").fetchone()[0]
-        state.recent.clear()
-        state.recent_floor = _NEVER if newest is None else newest + 1
-        state.recent_newest = _NEVER if newest is None else newest
-    if state.recent_floor <= first - window_ms and state.recent_newest <= first + window_ms:
-        return state.recent
-    for lo, hi, hashes in _clusters(entries, order, window_ms):
-        rows = conn.execute(
-            "SELECT seq, content_hash, timestamp_ms, last_seen_ms, level, source"
-            " FROM error_logs WHERE last_seen_ms BETWEEN ? AND ?"
-            " AND content_hash IN (SELECT value FROM json_each(?))",
-            (lo - window_ms, hi + window_ms, json.dumps(list(hashes))),
-        )
-        for seq, chash, ts, last, level, source in rows:
-            known = current.get(chash)
-            if known is None or last > known.last_seen_ms:
-                current[chash] = _Row(seq, ts, last, level, source)
-    return {}
-
-
-def _remember(state: WriterState, current: dict[str, _Row], last_ms: int, window_ms: int) -> None:
-    """Fold a batch's rows into the writer's memory of the newest row per content hash (before
-    the commit: a rollback resets it), and let go of rows no later batch in time order can
-    repeat once there are many."""
-    recent = state.recent
-    for chash, r in current.items():
-        known = recent.get(chash)
-        if known is None or r.last_seen_ms >= known[2]:
-            recent[chash] = (r.seq, r.timestamp_ms, r.last_seen_ms, r.level, r.source)
-    if last_ms > state.recent_newest:
-        state.recent_newest = last_ms
-    if len(recent) > state.prune_at:
-        floor = state.recent_newest - 2 * window_ms
-        for chash in [h for h, kept in recent.items() if kept[2] < floor]:
-            del recent[chash]
-        state.recent_floor = max(state.recent_floor or _NEVER, floor)
-        state.prune_at = max(state.RECENT_PRUNE_AT, 2 * len(recent))
-
-
-def _clusters(
-    entries: Sequence[Entry], order: list[int], window_ms: int
-) -> list[tuple[int, int, set[str]]]:
-    """Split the batch's sorted timestamps where they jump by more than the window (or span
-    more than a minute): a stored row cannot be within the window of both sides."""
-    out: list[tuple[int, int, set[str]]] = []
-    first = entries[order[0]].timestamp_ms
-    lo = hi = first
-    hashes: set[str] = set()
-    for i in order:
-        e = entries[i]
-        ts = e.timestamp_ms
-        if ts - hi > 2 * window_ms or ts - lo > _CLUSTER_SPAN_MS:
-            out.append((lo, hi, hashes))
-            lo, hashes = ts, set()
-        hi = ts
-        hashes.add(e.content_hash)
-    out.append((lo, hi, hashes))
-    return out
-
-
 _INSERT_COLUMNS = (
     "seq, timestamp_ms, level, source, message, stream, content_hash, repeat_count, last_seen_ms"
 )
@@ -495,7 +349,7 @@ def _insert_sql(filled: int) -> str:
     return f"INSERT INTO error_logs ({columns}) VALUES ({marks})"
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: list[_Row], trace_ids: dict[str, int]) -> None:
+def _insert_rows(conn: sqlite3.Connection, rows: list[Row], trace_ids: dict[str, int]) -> None:
     """Insert the batch's new rows, leaving each row's empty optional columns out.
 
     Python's sqlite3 binds an int, str or float directly but looks every None up in its
