@@ -1,7 +1,8 @@
 """Multi-line assembly: lines of a stream in, complete entries out. Pure: no I/O, no store.
 
 Every parser's start patterns are compiled into one alternation, and every state's continuation
-rules into another, so a line costs one or two regex matches whatever the number of parsers.
+rules into another (:mod:`tailer.grammar`), so a line costs one or two regex matches whatever
+the number of parsers.
 Parsers' methods run only for entries that will be kept: an INFO line under the default ERROR
 minimum is recognised and counted from its regex match alone.
 """
@@ -18,24 +19,16 @@ from typing import Any
 
 from tailer.building import build_entry
 from tailer.correlate import ACCESS, ERROR, PLAIN, Correlator
-from tailer.dispatch import dispatch, first_chars
-from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Header, Parser
+from tailer.grammar import Start, compile_grammar
+from tailer.parser import MESSAGE, NOTE, TEXT, Header, Parser
 from tailer.plugins import FAILURE_LIMIT, LoadedParser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
-from tailer.skipping import feed_fast, keyword_lines, keywords_for, skippable_states
+from tailer.skipping import feed_fast, keyword_lines
 
 log = logging.getLogger(__name__)
 
-_NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
-_GROUP_REF = re.compile(r"\(\?P=([A-Za-z_]\w*)\)")
 #: Below this many lines a feed is read line by line; above, runs below the minimum are skipped.
 FAST_MIN_LINES = 64
-_DEFAULT_RULES: dict[str, list[tuple[str, str]]] = {
-    MESSAGE: [(r"[ \t]*$", MESSAGE), (r"[ \t]", MESSAGE)],
-    NOTE: [(r"[ \t]*$", NOTE), (r"[ \t]", NOTE)],
-    TEXT: [(r"[ \t]*$", TEXT), (r"[ \t]", TEXT)],
-    LINE: [(r"[ \t]*$", LINE)],
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +39,6 @@ class Limits:
     max_entry_bytes: int = 512 * 1024
     max_line_chars: int = 64 * 1024
     tail_lines: int = 20  # kept after a cut, so the final exception line survives
-
-
-@dataclass(slots=True)
-class _Start:
-    parser: int  # index into Assembler.parsers
-    state: str
-    level_group: str | None
-    pattern: re.Pattern[str]  # the parser's own pattern, to hand it its own match
-    level: Level | None
-    prefix: bool
-    keywords: tuple[str, ...] | None
 
 
 @dataclass(slots=True)
@@ -111,62 +93,11 @@ class Assembler:
         self.parsers: list[Parser] = [
             lp.parser for lp in self.loaded if lp.parser.name not in self.disabled
         ]
-        self._starts: dict[str, _Start] = {}
-        alternatives: list[tuple[str, str]] = []
-        for index, parser in enumerate(self.parsers):
-            for start in parser.starts:
-                key = f"s{len(self._starts)}"
-                has_level = "(?P<level>" in start.pattern
-                self._starts[key] = _Start(
-                    index, start.state, f"{key}_level" if has_level else None,
-                    re.compile(start.pattern), start.level, start.prefix, start.keywords,
-                )
-                alternatives.append(
-                    (f"(?P<{key}>{_prefix_groups(start.pattern, key)})", start.pattern)
-                )
-        self._start_match = dispatch(alternatives)
-        # the starts of the parsers after parser i: tried when its own start's header is None
-        self._later: list[tuple[_Start, ...]] = [
-            tuple(s for s in self._starts.values() if s.parser > i)
-            for i in range(len(self.parsers))
-        ]
-        self._prefixes = {key for key, start in self._starts.items() if start.prefix}
-        self._owner: dict[str, int] = {}
-        rules: dict[str, list[tuple[str, str]]] = {}
-        self._fallbacks: dict[str, str] = {}
-        for index, parser in enumerate(self.parsers):
-            for rule in parser.rules:
-                rules.setdefault(rule.state, []).append((rule.pattern, rule.target))
-                if rule.target not in (MESSAGE, NOTE, LINE, TEXT, BREAK):
-                    self._owner.setdefault(rule.target, index)
-            for start in parser.starts:
-                if start.state not in (MESSAGE, NOTE, LINE, TEXT, BREAK):
-                    self._owner.setdefault(start.state, index)
-            for state, target in parser.fallbacks.items():
-                self._fallbacks.setdefault(state, target)
-                self._owner.setdefault(state, index)
-                self._owner.setdefault(target, index)
-        for state, defaults in _DEFAULT_RULES.items():
-            rules.setdefault(state, []).extend(defaults)
-        self._keywords = keywords_for(
-            ((s.pattern.pattern, s.level, s.prefix, s.keywords) for s in self._starts.values()),
-            self.min_level,
-        )
-        self._skippable = (
-            skippable_states(rules, self._fallbacks, self._keywords) if self._keywords else set()
-        )
-        self._cont: dict[str, tuple[Any, dict[str, str]]] = {}
-        for state, state_rules in rules.items():
-            parts, targets = [], {}
-            for i, (pattern, target) in enumerate(state_rules):
-                key = f"r{i}"
-                parts.append(f"(?P<{key}>{_prefix_groups(pattern, key)})")
-                targets[key] = target
-            self._cont[state] = (re.compile("|".join(parts)).match, targets)
-        self._indented = {
-            state: target for state, state_rules in rules.items()
-            if (target := indented_target(state_rules)) is not None
-        }
+        g = compile_grammar(self.parsers, self.min_level)
+        self._starts, self._start_match, self._later = g.starts, g.start_match, g.later
+        self._prefixes, self._owner, self._fallbacks = g.prefixes, g.owner, g.fallbacks
+        self._keywords, self._skippable = g.keywords, g.skippable
+        self._cont, self._indented = g.cont, g.indented
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -413,7 +344,7 @@ class Assembler:
         st.keep = False
         st.level = Level.DEBUG
 
-    def _header(self, start: _Start, line: str) -> tuple[int, Header, str] | None:
+    def _header(self, start: Start, line: str) -> tuple[int, Header, str] | None:
         """The header from the first parser (in trial order) that accepts the line."""
         for cand in (start, *self._later[start.parser]):
             own = cand.pattern.match(line)
@@ -516,27 +447,6 @@ class Assembler:
 
 _NO_RULES: tuple[None, dict[str, str]] = (None, {})
 _INDENT = (" ", "\t")
-#: Rule patterns that take every line beginning with a space or a tab.
-_ANY_INDENTED = ("[ \\t]", "[\\t ]", "\\s")
-
-
-def indented_target(rules: Sequence[tuple[str, str]]) -> str | None:
-    """The target every line beginning with a space or a tab reaches in a state with these
-    rules (in order), or None when that depends on more than the first character.
-
-    A traceback's frames and source lines are most of a kept entry's lines; when the first
-    rule that can take an indented line takes all of them (``[ \\t]``), and every earlier rule
-    that could take one goes to the same target, the regex need not run for them.
-    """
-    targets = set()
-    for pattern, target in rules:
-        chars = first_chars(pattern)
-        if chars is not None and not {" ", "\t"} & chars:
-            continue  # cannot match an indented line
-        targets.add(target)
-        if pattern in _ANY_INDENTED:
-            return target if len(targets) == 1 else None
-    return None
 
 
 def _prefixed_context(ctx: tuple, header: Header) -> tuple:
@@ -550,11 +460,6 @@ def _prefixed_context(ctx: tuple, header: Header) -> tuple:
     if header.level is not None:
         default_level = header.level
     return (stream, read_ms, timestamp_ms, default_level, meta)
-
-
-def _prefix_groups(pattern: str, key: str) -> str:
-    pattern = _NAMED_GROUP.sub(lambda m: f"(?P<{key}_{m.group(1)}>", pattern)
-    return _GROUP_REF.sub(lambda m: f"(?P={key}_{m.group(1)})", pattern)
 
 
 def _is_5xx(header: Header) -> bool:

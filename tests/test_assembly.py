@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tailer import skipping
-from tailer.assembly import _prefix_groups, indented_target
 from tailer.collect import make_assembler, parse_lines
 from tailer.dispatch import first_chars
+from tailer.grammar import indented_target, prefix_groups
 from tailer.records import Level
 
 TRACEBACK = [
@@ -257,7 +257,7 @@ def test_first_character_dispatch_matches_as_the_whole_alternation(line: str) ->
     """Matching only the starts a first character admits gives the whole alternation's match."""
     asm = make_assembler("ERROR")
     whole = re.compile(
-        "|".join(f"(?P<{k}>{_prefix_groups(s.pattern.pattern, k)})" for k, s in asm._starts.items())
+        "|".join(f"(?P<{k}>{prefix_groups(s.pattern.pattern, k)})" for k, s in asm._starts.items())
     ).match
     expected, got = whole(line), asm._start_match(line)
     assert (got and (got.lastgroup, got.end())) == (
