@@ -291,7 +291,7 @@ def _window_seq_bounds(conn: sqlite3.Connection) -> None:
 # and keeping one more B-tree (about 90 of a row's 580 bytes). The id keeps its shape, a UUID
 # (version 8, RFC 9562's custom layout): 74 random bits chosen once per database, then the seq
 # in the last 12 hex digits, so ids stay unique TEXT, differ between databases, and are looked
-# up by seq (``search.get_log``). ``seq`` becomes AUTOINCREMENT so that a seq, and with it an
+# up by seq (``rows.get_log``). ``seq`` becomes AUTOINCREMENT so that a seq, and with it an
 # id, is never handed out twice, even after ``cleanup`` deleted the newest rows. Ids given
 # before 0005 (seed ids, UUIDv7-style ones) stay valid: they move to ``legacy_id``, indexed
 # only where set. The table is rebuilt to drop the UNIQUE constraint (about 13 s for a million
@@ -430,7 +430,7 @@ def _deferred_traceback_index_v7(conn: sqlite3.Connection) -> None:
 # nearly every traceback text distinct: the journal benchmark's 100,000 "request {i} failed"
 # entries over one stack were 100,000 kilobyte-long tracebacks to store and index; now one.
 # Rows stored before keep head NULL and their full text in ``tracebacks``; nothing is
-# rewritten, and every reader joins the two back (the details view, ``search.fetch_records``).
+# rewritten, and every reader joins the two back (the details view, ``rows.fetch_records``).
 # The head stays searchable through the message index, which now indexes ``error_log_texts``:
 # the message, and the head on a line of its own. The index is rebuilt once for that (its
 # content table changes: about 3.5 s a million rows); rows stored before index their message

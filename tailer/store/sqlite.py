@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from tailer.records import Entry, Level, Position
-from tailer.store import ingest, search, stats
+from tailer.store import ingest, rows, search, stats
 from tailer.store.base import (
     Bucket,
     CleanupResult,
@@ -333,7 +333,7 @@ class SqliteStore:
         )
 
     def get_log(self, log_id: str) -> LogRecord | None:
-        return search.get_log(self._read_conn(), log_id)
+        return rows.get_log(self._read_conn(), log_id)
 
     def get_error_rate(self, hours: float = 1) -> ErrorRate:
         return stats.error_rate(self._read_conn(), hours, ingest.now_ms())
