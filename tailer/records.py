@@ -154,15 +154,16 @@ class Entry:
 
 
 _ENTRY_SETTERS = tuple(getattr(Entry, f.name).__set__ for f in fields(Entry))
+_SET_TIME, _SET_LEVEL, *_SET_REST = _ENTRY_SETTERS
 _LEVELS = {int(level): level for level in Level}
 
 
 def _restore_entry(timestamp_ms: int, level: int, *rest: Any) -> Entry:
     """An entry from :meth:`Entry.__reduce__`'s tuple, hash included (not computed again)."""
     entry: Entry = object.__new__(Entry)
-    _ENTRY_SETTERS[0](entry, timestamp_ms)
-    _ENTRY_SETTERS[1](entry, _LEVELS[level])
-    for put, value in zip(_ENTRY_SETTERS[2:], rest, strict=True):
+    _SET_TIME(entry, timestamp_ms)
+    _SET_LEVEL(entry, _LEVELS[level])
+    for put, value in zip(_SET_REST, rest, strict=True):
         put(entry, value)
     return entry
 

@@ -40,6 +40,7 @@ from tailer.sources.journal_records import (
     JournalLine,
     JournalRun,
     Runs,
+    decoded_message,
     fields_of,
     lines_of,
     message_text,
@@ -315,7 +316,7 @@ class JournalSource:
         :meth:`_resolve`, so both loops give the same rows."""
         held, self._held = self._held, False
         consumed, held, skipped, invalid, errors = reader.scan_runs(
-            max_entries, held, self._streams, self._resolve, runs.rows, runs._last,
+            max_entries, held, self._streams, self._resolve, runs.rows, runs.last,
             FIELD_NAMES, SHARED_TEXTS,
         )
         self._held = held
@@ -362,18 +363,10 @@ class JournalSource:
 
     def _text(self, raw: Any) -> str:
         """MESSAGE as text; an entry whose MESSAGE was not valid UTF-8 is counted."""
-        if type(raw) is bytes:
-            try:
-                return raw.decode()
-            except UnicodeDecodeError:
-                self.invalid_utf8 += 1
-                return raw.decode("utf-8", "replace")
-        if isinstance(raw, list):  # a repeated MESSAGE: one entry, counted at most once
-            before = self.invalid_utf8
-            text = "\n".join(self._text(v) for v in raw)
-            self.invalid_utf8 = min(self.invalid_utf8, before + 1)
-            return text
-        return message_text(raw)
+        text, valid = decoded_message(raw)
+        if not valid:
+            self.invalid_utf8 += 1
+        return text
 
     def _open_reader(self) -> Any:
         if self._reader is None:

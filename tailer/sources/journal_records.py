@@ -86,13 +86,23 @@ class JournalRun:
 
 def message_text(value: bytes | str | list[Any] | None) -> str:
     """MESSAGE as text: bytes decoded UTF-8 with replacement, a repeated field joined by \\n."""
+    return decoded_message(value)[0]
+
+
+def decoded_message(value: bytes | str | list[Any] | None) -> tuple[str, bool]:
+    """:func:`message_text`, and whether every byte of it was valid UTF-8 (a repeated field
+    with one bad part counts as one bad entry)."""
     if value is None:
-        return ""
+        return "", True
+    if type(value) is bytes:
+        try:
+            return value.decode(), True
+        except UnicodeDecodeError:
+            return value.decode("utf-8", "replace"), False
     if isinstance(value, list):
-        return "\n".join(message_text(v) for v in value)
-    if isinstance(value, str):
-        return value
-    return value.decode("utf-8", "replace")
+        parts = [decoded_message(v) for v in value]
+        return "\n".join(text for text, _ in parts), all(valid for _, valid in parts)
+    return str(value), True
 
 
 def stream_key(fields: dict[str, str]) -> str:
@@ -167,19 +177,19 @@ class Runs:
     entry joins its stream's last run when priority and fields are the same, else opens the
     stream's next run (so each stream's entries stay in journal order)."""
 
-    __slots__ = ("_last", "rows")
+    __slots__ = ("last", "rows")
 
     def __init__(self) -> None:
         self.rows: list[list[Any]] = []
-        self._last: dict[str, list[Any]] = {}
+        self.last: dict[str, list[Any]] = {}
 
     def add(
         self, key: str, fields: dict[str, str], priority: int | None, text: str, ts_ms: int
     ) -> None:
-        run = self._last.get(key)
+        run = self.last.get(key)
         if run is None or run[2] != priority or (run[1] is not fields and run[1] != fields):
             run = [key, fields, priority, [], []]
             self.rows.append(run)
-            self._last[key] = run
+            self.last[key] = run
         run[3].append(text)
         run[4].append(ts_ms)
