@@ -7,7 +7,7 @@ rate limiting off), then times, in the same run and on the same files:
 * ``JournalSource.read()`` until the journal is exhausted,
 * ``SupervisedJournalSource.read()`` (reader in a child process, batches over a pipe),
 * the daemon's whole path, the target (>= 5x journalctl's rate): the supervised source, a
-  :class:`~tailer.daemon.journalreader.JournalReader` with its assembler, and the writer
+  :class:`~tailer.daemon.journal_reader.JournalReader` with its assembler, and the writer
   thread committing to a fresh SQLite store. It checks that the store holds exactly one entry
   per native (PRIORITY=3) journal entry,
 * the same path with a store that only counts what it is given (``ingest, no store``): what
@@ -35,15 +35,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tailer.collect import make_assembler
-from tailer.daemon.journalreader import JournalReader
+from tailer.plugins import build_assembler
+from tailer.daemon.journal_reader import JournalReader
 from tailer.daemon.writer import Writer
 from tailer.daemon.writer_process import ProcessWriter
 from tailer.records import Entry, Position
 from tailer.runtime import settle_gc
-from tailer.sources.journal import JournalRun, JournalSource
-from tailer.sources.journal_supervised import SupervisedJournalSource
-from tailer.store.base import WriteResult
+from tailer.sources.journal.source import JournalRun, JournalSource
+from tailer.sources.journal.supervised import SupervisedJournalSource
+from tailer.store.results import WriteResult
 from tests.journald import Journald, encode_native
 
 TRACEBACK = (
@@ -244,7 +244,7 @@ def time_ingest(
     writer.ready.wait(30)
     source = _Counting(SupervisedJournalSource(namespace=namespace))
     reader = JournalReader(
-        source, make_assembler("ERROR"), writer, flush_timeout=1.0, stop=threading.Event()
+        source, build_assembler("ERROR"), writer, flush_timeout=1.0, stop=threading.Event()
     )
     settle_gc()  # as the daemon does once started
     parts = {"journal child": source.child_pid, "store writer process": writer_pid(writer)}

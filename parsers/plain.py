@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from tailer import hookimpl
+from tailer.hookspecs import hookimpl
 from tailer.parser import LINE, MESSAGE, NOTE, Header, Parser, Rule, Start
 from tailer.records import LEVEL_NAMES, Level
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from tailer import hookimpl
+from tailer.hookspecs import hookimpl
 from tailer.parser import BREAK, MESSAGE, NOTE, TEXT, Body, Header, Parser, Rule, Start
 from tailer.records import Level
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from tailer import hookimpl
+from tailer.hookspecs import hookimpl
 from tailer.parser import Header, Parser, Start
 from tailer.records import PRIORITY_LEVELS
 

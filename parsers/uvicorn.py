@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
-from tailer import hookimpl
+from tailer.hookspecs import hookimpl
 from tailer.parser import LINE, MESSAGE, Header, Parser, Start
 from tailer.records import LEVEL_NAMES, Level
 

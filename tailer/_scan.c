@@ -1,6 +1,6 @@
 /* Which lines of a block contain a keyword: the one per-byte loop of the fast path, in C.
  *
- * tailer.skipping finds the lines that may start a kept entry by looking for keywords
+ * tailer.assembly.keywords finds the lines that may start a kept entry by looking for keywords
  * (ASCII, case-insensitive). In Python that is one str.find pass per keyword over the
  * lower-cased block; here it is one pass over the lines for all keywords, with a table of the
  * keywords' first two (folded) bytes. Optional: without a compiler, the pure-Python scanner in
@@ -265,7 +265,7 @@ keyword_lines(PyObject *self, PyObject *args)
  * Block: the complete lines of one read, split in C and decoded only when asked for.
  *
  * Under the default ERROR minimum the assembler reads perhaps one line in ten; the others are
- * counted in runs (tailer.skipping). Splitting and decoding every line of a block into a str
+ * counted in runs (tailer.assembly.keywords). Splitting and decoding every line of a block into a str
  * was the file source's largest cost. A Block keeps the bytes and the offsets of the line
  * starts; line i is decoded (UTF-8, surrogateescape, cut at max_line bytes) the first time it
  * is indexed and cached. It is a sequence of str: len, indexing, slices (lists), iteration,

@@ -12,14 +12,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from tailer.assembly import Assembler, Limits
-from tailer.plugins import LoadedParser, load_parsers
+from tailer import native
+from tailer.assembly.assembler import Assembler
+from tailer.plugins import build_assembler
 from tailer.records import Entry, Level
-
-try:
-    from tailer._scan import Block  # the C splitter, when it was built
-except ImportError:  # pragma: no cover - no compiler at install time
-    Block = None  # type: ignore[assignment,misc]
 
 BLOCK = 1 << 16  # below malloc's mmap threshold: a bigger block's text costs page faults
 
@@ -38,19 +34,6 @@ class Collection:
     stats: dict[str, int] = field(default_factory=dict)
 
 
-def make_assembler(
-    min_level: Level | str = Level.ERROR,
-    *,
-    parsers: Sequence[LoadedParser] | None = None,
-    limits: Limits | None = None,
-    host: str | None = None,
-) -> Assembler:
-    return Assembler(
-        load_parsers() if parsers is None else parsers,
-        min_level=min_level, limits=limits, host=host,
-    )
-
-
 def parse_lines(
     lines: Iterable[str],
     *,
@@ -60,7 +43,7 @@ def parse_lines(
     read_ms: int | None = None,
 ) -> list[Entry]:
     """Assemble entries from any iterable of lines (with or without trailing newlines)."""
-    asm = assembler or make_assembler(min_level)
+    asm = assembler or build_assembler(min_level)
     read_ms = int(time.time() * 1000) if read_ms is None else read_ms
     out: list[Entry] = []
     batch: list[str] = []
@@ -89,7 +72,7 @@ def iter_file(
     own take the time of reading, so they are always kept). ``progress(bytes_read, size)`` is
     called after each block.
     """
-    asm = assembler or make_assembler(min_level)
+    asm = assembler or build_assembler(min_level)
     stream = os.fspath(path)
     coll = collection if collection is not None else Collection()
     try:
@@ -99,7 +82,7 @@ def iter_file(
     try:
         size = _size(handle)
         read_ms = int(time.time() * 1000)
-        blocks = _byte_blocks if Block is not None else _text_blocks
+        blocks = _byte_blocks if native.Block is not None else _text_blocks
         first = True
         for lines, n in blocks(handle, stream):
             coll.bytes += n
@@ -140,8 +123,7 @@ def _byte_blocks(handle: BinaryIO, stream: str) -> Iterator[tuple[Sequence[str],
         data = carry.take() + chunk if carry else chunk
         newline += len(data) - len(chunk)
         carry.add(data[newline + 1 :])
-        assert Block is not None
-        yield Block(data, 0, newline + 1), n
+        yield native.Block(data, 0, newline + 1), n
     if carry:
         yield [carry.take().decode("utf-8", "surrogateescape")], 0
 

@@ -130,3 +130,20 @@ def owned_states(parser: Parser) -> set[str]:
     states = {rule.target for rule in parser.rules} | {s.state for s in parser.starts}
     states |= set(parser.fallbacks) | set(parser.fallbacks.values())
     return states - {MESSAGE, NOTE, LINE, TEXT, BREAK}
+
+
+#: A parser that raises this many times is disabled for the rest of the run, with one log line.
+FAILURE_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedParser:
+    """A parser with where it came from, in the order the assembler tries it."""
+
+    parser: Parser
+    plugin: str  # the plugin (entry point or module) name
+    origin: str  # "built-in" or "DIST VERSION"
+
+    @property
+    def name(self) -> str:
+        return self.parser.name

@@ -8,18 +8,21 @@ Loading happens once, when :func:`load_parsers` is called, never at import.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
 
 import pluggy
 
 from tailer import hookspecs
-from tailer.parser import Parser
+from tailer.assembly import Assembler, Limits
+from tailer.parser import LoadedParser, Parser
+from tailer.records import Level
 
 ENTRY_POINT_GROUP = "tailer.parsers"
 DISTRIBUTION = "logtailer"
@@ -36,25 +39,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
 )
 
 
-#: A parser that raises this many times is disabled for the rest of the run, with one log line.
-FAILURE_LIMIT = 100
-
-
 class PluginValidationError(Exception):
     """A plugin returned something tailer cannot use; the message names the plugin."""
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedParser:
-    """A parser with where it came from, in the order the assembler tries it."""
-
-    parser: Parser
-    plugin: str  # the plugin (entry point or module) name
-    origin: str  # "built-in" or "DIST VERSION"
-
-    @property
-    def name(self) -> str:
-        return self.parser.name
 
 
 def make_manager() -> pluggy.PluginManager:
@@ -81,6 +67,20 @@ def load_parsers(
     return _collect(manager, origins)
 
 
+def build_assembler(
+    min_level: Level | str = Level.ERROR,
+    *,
+    parsers: Sequence[LoadedParser] | None = None,
+    limits: Limits | None = None,
+    host: str | None = None,
+) -> Assembler:
+    """An assembler over ``parsers`` (default: every plugin found, see :func:`load_parsers`)."""
+    return Assembler(
+        load_parsers() if parsers is None else parsers,
+        min_level=min_level, limits=limits, host=host,
+    )
+
+
 def configure(options: dict[str, object], *, autoload: bool | None = None) -> None:
     """Hand the ``[parsers]`` configuration table to every plugin (start-up only)."""
     manager, _origins = _registered(autoload)
@@ -93,16 +93,24 @@ def _registered(autoload: bool | None) -> tuple[pluggy.PluginManager, dict[str, 
         autoload = not os.environ.get(AUTOLOAD_ENV)
     manager = make_manager()
     origins: dict[str, str] = {}
-    for name, plugin, origin in _discover(autoload):
+    found = _discover(autoload, os.environ.get(PLUGINS_ENV, ""), tuple(sys.path))
+    for name, plugin, origin in found:
         if manager.get_plugin(name) is None and not manager.is_registered(plugin):
             manager.register(plugin, name=name)
             origins[name] = origin
     return manager, origins
 
 
-def _discover(autoload: bool) -> list[tuple[str, ModuleType, str]]:
+@functools.lru_cache(maxsize=8)
+def _discover(
+    autoload: bool, named: str, _path: tuple[str, ...]
+) -> list[tuple[str, ModuleType, str]]:
     """Built-ins first, then third parties: pluggy calls the last registered first, so
-    built-ins are registered in reverse trial order and third parties after all of them."""
+    built-ins are registered in reverse trial order and third parties after all of them.
+
+    Entry points are scanned once per process for the same settings (the daemon asks at
+    start-up for the parsers and again to configure them); ``named`` is ``TAILER_PLUGINS``,
+    ``_path`` keys the cache on ``sys.path``, where entry points are found."""
     builtins: dict[str, tuple[str, ModuleType, str]] = {}
     third: list[tuple[str, ModuleType, str]] = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -121,7 +129,7 @@ def _discover(autoload: bool) -> list[tuple[str, ModuleType, str]]:
             name = module_name.rsplit(".", 1)[-1]
             builtins[module_name] = (name, _import(module_name), "built-in")
     found = [builtins[m] for m in reversed(BUILTIN_MODULES)]
-    for module_name in filter(None, os.environ.get(PLUGINS_ENV, "").split(",")):
+    for module_name in filter(None, named.split(",")):
         third.append((module_name.strip(), _import(module_name.strip()), "TAILER_PLUGINS"))
     return found + third
 
@@ -152,7 +160,7 @@ def _collect(manager: pluggy.PluginManager, origins: dict[str, str]) -> list[Loa
         result = impl.function()
         name = impl.plugin_name
         for parser in result or ():
-            _validate(parser, name)
+            validate(parser, name)
             loaded.append(LoadedParser(parser, name, origins.get(name, "explicit")))
     names = [lp.name for lp in loaded]
     duplicates = {n for n in names if names.count(n) > 1}
@@ -161,7 +169,8 @@ def _collect(manager: pluggy.PluginManager, origins: dict[str, str]) -> list[Loa
     return loaded
 
 
-def _validate(parser: object, plugin: str) -> None:
+def validate(parser: object, plugin: str) -> None:
+    """Raise :class:`PluginValidationError` naming ``plugin`` if tailer cannot use ``parser``."""
     if not isinstance(parser, Parser):
         raise PluginValidationError(
             f"plugin {plugin!r} returned {parser!r} from tailer_parsers; expected Parser instances"

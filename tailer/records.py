@@ -13,10 +13,7 @@ from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any
 
-try:  # the content hash's serialisation in one C pass (tailer/_scan.c), when it was built
-    from tailer._scan import json_array as _json_array
-except ImportError:  # pragma: no cover - no compiler at install time
-    _json_array = None
+from tailer import native
 
 try:  # the hash itself: hashlib would load OpenSSL first (4 ms of every start-up)
     from _blake2 import blake2b
@@ -184,7 +181,7 @@ def content_hash(entry: Entry) -> str:
         entry.request_method,
         entry.request_path,
     )
-    payload = _json_array(fields) if _json_array is not None else None
+    payload = native.json_array(fields) if native.json_array is not None else None
     if payload is None:  # text beyond Latin-1, or no C extension
         payload = json_array_py(fields)
     return blake2b(payload, digest_size=16).hexdigest()

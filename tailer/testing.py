@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from tailer.assembly import Assembler
-from tailer.parser import Parser
-from tailer.plugins import LoadedParser, load_parsers
+from tailer.parser import LoadedParser, Parser
+from tailer.plugins import load_parsers, validate
 from tailer.records import Entry, Level
 
 
@@ -36,9 +36,7 @@ def assemble(
 
 def check_parser(parser: Parser) -> None:
     """Fail (with the plugin loader's own message) if tailer would refuse this parser."""
-    from tailer.plugins import _validate
-
-    _validate(parser, type(parser).__module__)
+    validate(parser, type(parser).__module__)
     Assembler([LoadedParser(parser, "check", "check")])
 
 

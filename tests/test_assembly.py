@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tailer import skipping
-from tailer.collect import make_assembler, parse_lines
-from tailer.dispatch import first_chars
-from tailer.grammar import indented_target, prefix_groups
+from tailer import native
+from tailer.assembly import keywords
+from tailer.assembly.grammar import indented_target, prefix_groups
+from tailer.assembly.regexfacts import first_chars
+from tailer.collect import parse_lines
+from tailer.plugins import build_assembler
 from tailer.records import Level
+from tests.conftest import IMPLEMENTATIONS, pure_python
 
 TRACEBACK = [
     "ERROR:    Exception in ASGI application",
@@ -43,7 +44,7 @@ LINES = st.lists(st.one_of(PIECES, st.text(max_size=40)), max_size=80)
 
 
 def _account(lines: list[str], min_level: str, chunk: int) -> tuple[int, int]:
-    asm = make_assembler(min_level)
+    asm = build_assembler(min_level)
     entries = []
     for i in range(0, len(lines), chunk):
         entries += asm.feed("s", lines[i : i + chunk], read_ms=0)
@@ -72,30 +73,18 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
         assert "\x00" not in e.message
 
 
-SCANNERS = ["c", "python"] if skipping._scan is not None else ["python"]
 #: Text around the keywords' edges: case variants, non-ASCII letters that fold to ASCII ones.
 ODD = st.text(alphabet="eErRoOcCiItTaAlLsSkK \"5<\u0131\u212a\u017f\xdf\xe9\udcff", max_size=30)
 
 
-@contextlib.contextmanager
-def _scanner(kind: str) -> Iterator[None]:
-    saved = skipping._scan
-    if kind == "python":
-        skipping._scan = None
-    try:
-        yield
-    finally:
-        skipping._scan = saved
-
-
-@pytest.mark.parametrize("scanner", SCANNERS)
+@pytest.mark.parametrize("scanner", IMPLEMENTATIONS)
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.one_of(PIECES, PIECES, ODD), min_size=70, max_size=400))
 def test_fast_path_gives_what_reading_every_line_gives(scanner: str, lines: list[str]) -> None:
     """Big feeds skip runs below the minimum; the entries must be exactly the same."""
-    fast = make_assembler("ERROR")
-    slow = make_assembler("ERROR")
-    with _scanner(scanner):
+    fast = build_assembler("ERROR")
+    slow = build_assembler("ERROR")
+    with pure_python(scanner):
         a = fast.feed("s", lines, read_ms=0) + fast.flush("s")
     b = []
     for line in lines:
@@ -108,10 +97,10 @@ def test_fast_path_gives_what_reading_every_line_gives(scanner: str, lines: list
 @given(st.lists(st.one_of(ODD, st.text(max_size=20)), max_size=30))
 def test_c_scanner_finds_every_line_the_python_scanner_finds(lines: list[str]) -> None:
     """The C scanner may report more lines (any it does not scan), never fewer."""
-    keywords = ["err", "crit", "<", '" 5', "traceback (most"]
-    with _scanner("python"):
-        py = skipping.keyword_lines(lines, keywords)
-    found = skipping.keyword_lines(lines, keywords)
+    words = ["err", "crit", "<", '" 5', "traceback (most"]
+    with pure_python("python"):
+        py = keywords.keyword_lines(lines, words)
+    found = keywords.keyword_lines(lines, words)
     assert set(py) <= set(found)
     assert found == sorted(set(found))
 
@@ -123,13 +112,13 @@ BLOCK_BYTES = st.lists(
 ).map(b"\n".join)
 
 
-@pytest.mark.skipif(skipping._scan is None, reason="the C extension is not built")
+@pytest.mark.skipif(native.Block is None, reason="the C extension is not built")
 @settings(max_examples=300, deadline=None)
 @given(BLOCK_BYTES, st.integers(0, 12))
 def test_c_block_is_the_decoded_split_lines(data: bytes, max_line: int) -> None:
     """What the file source and collect read through: the same lines as decoding the bytes
     and splitting them, each cut at ``max_line`` bytes, and the keyword lines a superset."""
-    Block = skipping._scan.Block
+    Block = native.Block
     lines = data.split(b"\n")
     if data.endswith(b"\n") or not data:  # a newline ends a line; the last may lack one
         lines.pop()
@@ -140,22 +129,22 @@ def test_c_block_is_the_decoded_split_lines(data: bytes, max_line: int) -> None:
     assert block == expected and list(block) == expected  # decoded on first access, then cached
     assert block[1:3] == expected[1:3] and (not expected or block[-1] == expected[-1])
     assert block.cut == sum(1 for x in lines if max_line and len(x) > max_line)
-    keywords = ["err", "crit", "<", '" 5', "traceback (most"]
-    with _scanner("python"):
-        py = skipping.keyword_lines(expected, keywords)
-    found = skipping.keyword_lines(block, keywords)
+    words = ["err", "crit", "<", '" 5', "traceback (most"]
+    with pure_python("python"):
+        py = keywords.keyword_lines(expected, words)
+    found = keywords.keyword_lines(block, words)
     assert set(py) <= set(found) and found == sorted(set(found))
-    fast = make_assembler("ERROR")
+    fast = build_assembler("ERROR")
     a = fast.feed("s", block, read_ms=0) + fast.flush("s")
-    slow = make_assembler("ERROR")
+    slow = build_assembler("ERROR")
     b = slow.feed("s", expected, read_ms=0) + slow.flush("s")
     assert [(e.lines, e.message, e.level) for e in a] == [(e.lines, e.message, e.level) for e in b]
 
 
 def test_truncation_keeps_head_and_final_line() -> None:
-    from tailer.assembly import Limits
+    from tailer.assembly.assembler import Limits
 
-    asm = make_assembler("ERROR", limits=Limits(max_entry_lines=10, tail_lines=2))
+    asm = build_assembler("ERROR", limits=Limits(max_entry_lines=10, tail_lines=2))
     lines = ["Traceback (most recent call last):"]
     lines += [f'  File "/x.py", line {i}, in f' for i in range(500)]
     lines += ["RecursionError: maximum recursion depth exceeded", "INFO:     done"]
@@ -216,7 +205,7 @@ def test_timestamps_utc_and_inferred() -> None:
 
 
 def test_streams_do_not_mix() -> None:
-    asm = make_assembler("ERROR")
+    asm = build_assembler("ERROR")
     out = asm.feed("a", ["ERROR:    a failed", "Traceback (most recent call last):"], read_ms=0)
     out += asm.feed("b", ["INFO:     b fine"], read_ms=0)
     out += asm.feed("a", ['  File "/a.py", line 1, in f', "KeyError: 'a'"], read_ms=0)
@@ -226,7 +215,7 @@ def test_streams_do_not_mix() -> None:
 
 
 def test_pending_lines_hold_back_to_the_first_line() -> None:
-    asm = make_assembler("ERROR")
+    asm = build_assembler("ERROR")
     asm.feed("s", ["INFO:     x", "ERROR:    y", "Traceback (most recent call last):"], read_ms=0)
     assert asm.pending_lines("s") == 2
     asm.feed("s", ["ValueError: z", "INFO:     next"], read_ms=0)
@@ -255,7 +244,7 @@ WORDISH = st.from_regex(r"[ \t\[{<]?\w{0,8}[:\- ]", fullmatch=True)
 @given(st.one_of(PIECES, ODD, st.text(max_size=60), WORDISH))
 def test_first_character_dispatch_matches_as_the_whole_alternation(line: str) -> None:
     """Matching only the starts a first character admits gives the whole alternation's match."""
-    asm = make_assembler("ERROR")
+    asm = build_assembler("ERROR")
     whole = re.compile(
         "|".join(f"(?P<{k}>{prefix_groups(s.pattern.pattern, k)})" for k, s in asm._starts.items())
     ).match

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tailer import collect
+from tests.conftest import IMPLEMENTATIONS, pure_python
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,15 +66,30 @@ def test_collect_stores_with_db(corpora: Path, tmp_path: Path) -> None:
     assert json.loads(found.stdout)["total"] == 2
 
 
-def test_collect_reads_the_same_with_and_without_the_c_splitter(
-    tmp_path: Path, monkeypatch: object
-) -> None:
+def test_tailer_pure_runs_the_python_twins_with_the_same_output(corpora: Path) -> None:
+    """``TAILER_PURE=1`` switches every fast path off for a whole run; the output is the same."""
+    args = [sys.executable, "-c", "import sys; from tailer import native; from tailer.cli import"
+            " main; print(native.implementation(), file=sys.stderr); main()", "collect",
+            str(corpora / "gunicorn.log"), "--json"]
+    runs = {}
+    for pure in ("", "1"):
+        env = {**os.environ, "TAILER_PURE": pure}
+        done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env)
+        assert done.returncode == 0, done.stderr
+        runs[pure] = done
+    assert "scan: pure Python; journal reader: systemd-python" in runs["1"].stderr
+    c, py = ([_untimed(json.loads(x)) for x in runs[k].stdout.splitlines()] for k in ("", "1"))
+    assert c == py and len(c) == 9
+
+
+def _untimed(entry: dict[str, object]) -> dict[str, object]:
+    """An entry without a time of its own is stamped when read: the runs differ only there."""
+    return {k: v for k, v in entry.items() if k != "timestamp" or not entry["time_inferred"]}
+
+
+def test_collect_reads_the_same_with_and_without_the_c_splitter(tmp_path: Path) -> None:
     """A BOM, CRLF, invalid UTF-8, lines across 64 KiB block edges, an unterminated last line:
     the C splitter (lines decoded only where read) and the pure-Python one agree."""
-    import pytest
-
-    from tailer import collect
-
     traceback = ("2026-01-01 10:00:00,000 ERROR app: failed {n}\r\nTraceback (most recent call"
                  " last):\n  File \"x.py\", line 1, in f\nValueError: bad \xff{n}\n")
     filler = "2026-01-01 10:00:00,000 INFO app: " + "x" * 97 + "\n"
@@ -78,31 +97,27 @@ def test_collect_reads_the_same_with_and_without_the_c_splitter(
     path = tmp_path / "mixed.log"
     tail = b"2026-01-01 10:00:01,000 ERROR tail: no newline"
     path.write_bytes(text.encode("utf-8", "surrogateescape") + tail)
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
     results = []
-    for block in (collect.Block, None):
-        monkeypatch.setattr(collect, "Block", block)
-        entries = collect.collect_file(path, min_level="INFO")
+    for kind in IMPLEMENTATIONS:
+        with pure_python(kind):
+            entries = collect.collect_file(path, min_level="INFO")
         results.append([(e.level, e.message, e.traceback, e.lines) for e in entries])
     assert results[0] == results[1]
     assert len(results[0]) == 40 * 701 + 1
     assert sum(1 for r in results[0] if r[2]) == 40
 
 
-def test_a_huge_line_is_cut_and_the_next_one_read(tmp_path: Path, monkeypatch: object) -> None:
+def test_a_huge_line_is_cut_and_the_next_one_read(tmp_path: Path) -> None:
     """5 MB without a newline, in 64 KiB reads: kept in pieces up to 1 MiB (not re-joined per
     read), cut and marked by the assembler, and the entry after it is whole."""
-    import pytest
 
-    from tailer import collect
 
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
     path = tmp_path / "huge.log"
     path.write_bytes(b"2026-01-01 10:00:00,000 ERROR big: " + b"x" * 5_000_000
                      + b"\n2026-01-01 10:00:01,000 ERROR next: after the huge line\n")
-    for block in (collect.Block, None):
-        monkeypatch.setattr(collect, "Block", block)
-        entries = collect.collect_file(path)
+    for kind in IMPLEMENTATIONS:
+        with pure_python(kind):
+            entries = collect.collect_file(path)
         assert [e.message[:40] for e in entries][1:] == ["after the huge line"]
         assert entries[0].source == "big" and len(entries[0].message) < 70_000
         assert "cut" in entries[0].message[-60:]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tailer.collect import make_assembler
+from tailer.plugins import build_assembler
 from tailer.records import PRIORITY_LEVELS, Entry, Level
-from tailer.sources.journal import JournalSource
+from tailer.sources.journal.source import JournalSource
 from tests.conftest import load_truth
 
 # truth index -> why tailer differs (the text cannot tell)
@@ -26,7 +26,7 @@ KNOWN = {
 
 def assemble_journal(path: Path) -> list[Entry]:
     source = JournalSource(files=[str(path)])
-    asm = make_assembler("DEBUG")
+    asm = build_assembler("DEBUG")
     out: list[Entry] = []
     index = 0
     while batch := source.read(5000):

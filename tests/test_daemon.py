@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tailer.config import system_journal_present
-from tailer.notify import Notifier
+from tailer.daemon.notify import Notifier
 
 ROOT = Path(__file__).resolve().parents[1]
 

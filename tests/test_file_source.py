@@ -17,10 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tailer.records import FilePosition
-from tailer.sources import file_tail
-from tailer.sources.file_tail import FileChunk, FileTail
-from tailer.sources.fileid import HEAD_WINDOW
-from tailer.sources.files import FileSource, watch_directories
+from tailer.sources.files import FileChunk, FileSource, FileTail, watch_directories
+from tailer.sources.files.identity import HEAD_WINDOW
+from tests.conftest import IMPLEMENTATIONS, pure_python
 
 LOGROTATE = shutil.which("logrotate") or "/usr/sbin/logrotate"
 needs_logrotate = pytest.mark.skipif(not os.path.exists(LOGROTATE), reason="needs logrotate")
@@ -296,10 +295,7 @@ def test_invalid_utf8_round_trips(tmp_path: Path, make_source: Factory) -> None:
     assert [line.encode("utf-8", "surrogateescape") for line in got] == raw
 
 
-SPLITTERS = ["c", "python"] if file_tail.Block is not None else ["python"]
-
-
-@pytest.mark.parametrize("splitter", SPLITTERS)
+@pytest.mark.parametrize("splitter", IMPLEMENTATIONS)
 @settings(max_examples=60, deadline=None)
 @given(
     data=st.binary(max_size=400),
@@ -312,13 +308,8 @@ def test_any_bytes_every_line_accounted_for(
 ) -> None:
     """Lines, cuts and positions are the same with the C splitter (lines decoded when read)
     and the pure-Python one."""
-    saved = file_tail.Block
-    if splitter == "python":
-        file_tail.Block = None
-    try:
+    with pure_python(splitter):
         _every_line_accounted_for(tmp_path_factory, data, read_size, max_line)
-    finally:
-        file_tail.Block = saved
 
 
 def _every_line_accounted_for(

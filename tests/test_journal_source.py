@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from tailer.collect import make_assembler
-from tailer.daemon.journalreader import JournalReader
+from tailer.daemon.journal_reader import JournalReader
 from tailer.daemon.writer import Batch
+from tailer.plugins import build_assembler
 from tailer.records import PRIORITY_LEVELS, Entry, Level
-from tailer.sources import journal as journal_module
-from tailer.sources.journal import JournalLine, JournalSource, parse_cursor
-from tailer.sources.journal_supervised import SupervisedJournalSource
+from tailer.sources.journal import source as journal_module
+from tailer.sources.journal.source import JournalLine, JournalSource, parse_cursor
+from tailer.sources.journal.supervised import SupervisedJournalSource
 from tests.journald import send_datagram
 
 pytestmark = pytest.mark.journald
@@ -426,7 +426,7 @@ class _Batches:
 
 def _entries_per_entry(path: Path, min_level: str) -> list[Entry]:
     """The reference: one assembler call per journal entry, as the daemon did before runs."""
-    asm = make_assembler(min_level)
+    asm = build_assembler(min_level)
     out: list[Entry] = []
     with JournalSource(files=[str(path)]) as source:
         for line in read_all(source):
@@ -440,7 +440,7 @@ def _entries_per_entry(path: Path, min_level: str) -> list[Entry]:
 def _entries_by_runs(source: Any, min_level: str) -> list[Entry]:
     """What the daemon's JournalReader stores from the same journal, run by run."""
     writer = _Batches()
-    reader = JournalReader(source, make_assembler(min_level), writer,  # type: ignore[arg-type]
+    reader = JournalReader(source, build_assembler(min_level), writer,  # type: ignore[arg-type]
                            flush_timeout=3600, stop=threading.Event(), batch=97)
     while True:
         before = len(writer.batches)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tailer.oneshot import LogCollector, collect_from_systemd_journal, collect_recent_errors
+from tailer.functions import LogCollector, collect_from_systemd_journal, collect_recent_errors
 from tests.journald import Journald
 from tests.test_daemon import append, messages, occurrences, query, traceback_lines, wait_until
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tailer import hookspecs
-from tailer.collect import make_assembler, parse_lines
-from tailer.plugins import AUTOLOAD_ENV, FAILURE_LIMIT, load_parsers
+from tailer.collect import parse_lines
+from tailer.parser import FAILURE_LIMIT
+from tailer.plugins import AUTOLOAD_ENV, build_assembler, load_parsers
 from tailer.testing import assemble
 
 DIST = Path(__file__).parent / "plugin_dist"
@@ -46,7 +47,7 @@ def test_third_party_takes_precedence(example_dist: Path) -> None:
     assert names.index("shouting-uvicorn") < names.index("uvicorn")
     origin = next(lp.origin for lp in loaded if lp.name == "shouting-uvicorn")
     assert origin == "tailer-example-plugin 1.0"
-    (entry,) = parse_lines(["ERROR:    payment failed"], assembler=make_assembler("ERROR"))
+    (entry,) = parse_lines(["ERROR:    payment failed"], assembler=build_assembler("ERROR"))
     assert entry.level.name == "CRITICAL" and entry.message == "PAYMENT FAILED"
 
 
@@ -58,7 +59,7 @@ def test_autoload_switch_keeps_only_builtins(example_dist: Path,
 
 def test_raising_plugin_is_bypassed_then_disabled(example_dist: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
-    asm = make_assembler("DEBUG")
+    asm = build_assembler("DEBUG")
     lines = [f"BOOM {i} ERROR: real text" for i in range(FAILURE_LIMIT + 10)]
     entries = asm.feed("s", lines, read_ms=0) + asm.flush("s")
     assert len(entries) == len(lines)  # the stream never stopped, no line was lost

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tailer import records
+from tailer import native, records
 from tailer.records import Entry, Level, format_timestamp
 
 TEXT = (
@@ -37,7 +37,7 @@ FIELD = st.one_of(st.none(), st.text(max_size=40),
                   st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=40))
 
 
-@pytest.mark.skipif(records._json_array is None, reason="the C extension is not built")
+@pytest.mark.skipif(native.json_array is None, reason="the C extension is not built")
 @settings(max_examples=500, deadline=None)
 @given(st.tuples(FIELD, FIELD, FIELD, FIELD, FIELD, FIELD))
 def test_c_serialisation_is_json_dumps(fields: tuple[str | None, ...]) -> None:
@@ -45,7 +45,7 @@ def test_c_serialisation_is_json_dumps(fields: tuple[str | None, ...]) -> None:
     characters, quotes, backslashes, Latin-1, surrogates), or declines."""
     expected = json.dumps(list(fields), ensure_ascii=False, separators=(",", ":"))
     assert records.json_array_py(fields) == expected.encode("utf-8", "surrogatepass")
-    c = records._json_array(fields)  # type: ignore[misc]
+    c = native.json_array(fields)  # type: ignore[misc]
     assert c is None or c == records.json_array_py(fields)
     if all(f is None or max(f, default="a") <= "\xff" for f in fields):
         assert c is not None

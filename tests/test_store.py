@@ -13,11 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tailer import native
 from tailer.records import Entry, FilePosition, JournalPosition, Level
-from tailer.store import SqliteStore, ingest, open_store
-from tailer.store.base import DatabaseMissingError, SchemaTooNewError
-from tailer.store.ingest import clean_text
-from tailer.store.schema import MIGRATIONS, SCHEMA_VERSION, SEED_DDL
+from tailer.store import SqliteStore, open_store
+from tailer.store.protocol import DatabaseMissingError, SchemaTooNewError
+from tailer.store.sqlite import ingest
+from tailer.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, SEED_DDL
+from tailer.store.sqlite.text import clean_text
 
 TB = (
     "Traceback (most recent call last):\n"
@@ -225,7 +227,7 @@ def test_default_path_follows_the_unit_then_xdg(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_module_functions_use_the_configured_store(tmp_path: Path) -> None:
-    import tailer.store as st
+    import tailer.functions as st
 
     st.configure(tmp_path / "m.db")
     try:
@@ -264,7 +266,7 @@ def test_writer_memory_dedups_exactly_as_the_stored_rows_do(
     batches in order, overlapping, late and far apart; also when it forgets old rows often."""
     import random
 
-    from tailer.store.ingest import WriterState
+    from tailer.store.sqlite.ingest import WriterState
 
     if seed % 2:
         monkeypatch.setattr(WriterState, "RECENT_PRUNE_AT", 5)
@@ -459,7 +461,7 @@ def test_ids_reused_after_cleanup_are_indexed_in_the_write(tmp_path: Path, defer
 def test_the_write_path_indexes_once_the_backlog_passes_its_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tailer.store import ingest
+    from tailer.store.sqlite import ingest
 
     monkeypatch.setattr(ingest, "BACKLOG_BOUND", 5)
     path = tmp_path / "b.db"
@@ -551,14 +553,14 @@ _METADATA = st.dictionaries(
 )
 
 
-@pytest.mark.skipif(ingest._json_object is None, reason="the C extension is not built")
+@pytest.mark.skipif(native.json_object is None, reason="the C extension is not built")
 @settings(max_examples=500, deadline=None)
 @given(_METADATA)
 def test_metadata_column_is_what_json_dumps_writes(metadata: dict[str, Any]) -> None:
     """The metadata column's C encoder writes json.dumps's text exactly (sorted keys, escapes,
     wide and non-BMP text, lone surrogates, huge ints) or declines, and the column does too."""
     expected = json.dumps(metadata, ensure_ascii=False, sort_keys=True)
-    ours = ingest._json_object(metadata)  # type: ignore[misc]
+    ours = native.json_object(metadata)  # type: ignore[misc]
     assert ours is None or ours == expected
     if not any(isinstance(v, int) and abs(v) >= 2**63 for v in _leaves(metadata)):
         assert ours is not None

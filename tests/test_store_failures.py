@@ -14,7 +14,7 @@ import pytest
 
 from tailer.records import Entry, FilePosition, Level
 from tailer.store import SqliteStore
-from tailer.store.base import DiskFullError, ReadOnlyDatabaseError, StoreWriteError
+from tailer.store.protocol import DiskFullError, ReadOnlyDatabaseError, StoreWriteError
 
 NOW = int(time.time() * 1000) - 3_600_000
 

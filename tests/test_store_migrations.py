@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tailer.records import Entry, Level
-from tailer.store import SqliteStore, ingest, schema, search
+from tailer.store import SqliteStore
+from tailer.store.sqlite import ingest, schema, search
 
 NOW = int(time.time() * 1000)
 TB = 'Traceback (most recent call last):\n  File "app.py", line 3, in f\nKeyError: \'user_id\''

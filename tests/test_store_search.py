@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tailer.records import Entry, Level
-from tailer.store import SqliteStore, search
+from tailer.store import SqliteStore
+from tailer.store.sqlite import search
 
 NOW = int(time.time() * 1000)
 WORDS = ["timeout", "KeyError", "database", "NEAR", 'quo"te', "100%", "a_b", "ünïcode", "*x*"]

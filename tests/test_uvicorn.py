@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tailer.oneshot import collect_recent_errors
+from tailer.functions import collect_recent_errors
 from tests.journald import Journald
 from tests.test_daemon import ROOT, query, start_daemon, stop_daemon, wait_until, write_config
 from tests.test_daemon_journal import ident, journal_config, journal_messages, wait_read_to

@@ -27,8 +27,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tailer.collect import CollectError, Collection, iter_file, make_assembler
-    from tailer.plugins import load_parsers
+    from tailer.collect import CollectError, Collection, iter_file
+    from tailer.plugins import build_assembler, load_parsers
     from tailer.records import Level
     from tailer.timeparse import parse_since
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         collection = Collection()
         progress = _progress(path) if sys.stderr.isatty() and _size(path) > LARGE else None
         try:
-            asm = make_assembler(min_level, parsers=parsers)
+            asm = build_assembler(min_level, parsers=parsers)
             for entry in iter_file(path, since_ms=since_ms, assembler=asm,
                                    progress=progress, collection=collection):
                 out.write(_render(entry, args.json))

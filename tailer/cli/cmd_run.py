@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from tailer.config import ConfigError, default_config_path, load_config
-    from tailer.daemon.core import StoreStartError, run_daemon, setup_logging
+    from tailer.daemon.lifecycle import StoreStartError, run_daemon
+    from tailer.daemon.logsetup import setup_logging
 
     setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:

@@ -19,7 +19,8 @@ the same GIL (``writer_process``).
 
 from __future__ import annotations
 
-from tailer.daemon.core import Daemon, Task, run_daemon
+from tailer.analysis.scheduler import Task, TaskContext
+from tailer.daemon.lifecycle import Daemon, run_daemon
 from tailer.daemon.writer import Batch, Writer
 
-__all__ = ["Batch", "Daemon", "Task", "Writer", "run_daemon"]
+__all__ = ["Batch", "Daemon", "Task", "TaskContext", "Writer", "run_daemon"]

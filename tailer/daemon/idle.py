@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from tailer.assembly import Assembler
+from tailer.assembly.assembler import Assembler
 from tailer.records import Entry
 
 

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tailer.records import Entry, Position
-from tailer.store.base import Store, StoreError, WriteResult
+from tailer.store.protocol import Store, StoreError
+from tailer.store.results import WriteResult
 
 log = logging.getLogger(__name__)
 

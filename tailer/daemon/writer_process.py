@@ -25,15 +25,14 @@ import os
 import pickle
 import signal
 import subprocess
-import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
+from tailer.daemon.logsetup import setup_logging
 from tailer.daemon.writer import Batch, Writer, merge, write_retrying
-from tailer.pipes import widen
+from tailer.processes import child_options, spawn
 from tailer.records import Position
 from tailer.runtime import settle_gc
 
@@ -41,7 +40,6 @@ log = logging.getLogger(__name__)
 
 #: How long a new writer waits for the store's writer lock (a finishing orphan takes far less).
 LOCK_TIMEOUT_S = 30.0
-_ROOT = str(Path(__file__).resolve().parents[2])  # the child imports this very code
 
 
 class ProcessWriter(Writer):
@@ -72,29 +70,9 @@ class ProcessWriter(Writer):
         return self._process.pid if self._process is not None else None
 
     def _open(self) -> dict[str, Position]:
-        # A fresh interpreter, not a fork: the daemon has threads and open files. The child's
-        # ends of the pipes are closed here, so either side's death reads as EOF.
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        widen(req_w)  # a transaction goes over in one turn
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
-        self._process = subprocess.Popen(
-            # -c, not -m: runpy would run this module a second time, as __main__, after the
-            # package (which imports it) was imported
-            [sys.executable, "-c", "from tailer.daemon.writer_process import _main; _main()",
-             str(req_r), str(rep_w)],
-            stdin=subprocess.PIPE,
-            pass_fds=(req_r, rep_w),
-            env=env,
-        )
-        os.close(req_r)
-        os.close(rep_w)
-        self._requests = Connection(req_w, readable=False)
-        self._replies = Connection(rep_r, writable=False)
-        assert self._process.stdin is not None
-        self._process.stdin.write(pickle.dumps(self.options))
-        self._process.stdin.close()
+        # a transaction goes over in one turn
+        child = spawn("tailer.daemon.writer_process:main", self.options, widen_requests=True)
+        self._process, self._requests, self._replies = child.process, child.requests, child.replies
         reply = self._reply()
         if reply[0] == "error":
             raise reply[1]
@@ -279,16 +257,12 @@ def _pickled_error(exc: Exception) -> bytes:
         return pickle.dumps(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
-def _main() -> None:
-    """The child: ``python -c "...; _main()" REQ_FD REPLY_FD``, options pickled on stdin."""
+def main() -> None:
+    """The child (started by :func:`tailer.processes.spawn`)."""
     # The parent decides when to stop: systemd's SIGTERM and a terminal's SIGINT reach the
     # whole process group, and this child must finish what the parent still sends.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from tailer.daemon.core import setup_logging
-
     setup_logging()
-    options = pickle.loads(sys.stdin.buffer.read())
-    _child(Connection(int(sys.argv[1]), writable=False),
-           Connection(int(sys.argv[2]), readable=False), options)
+    _child(*child_options())
 

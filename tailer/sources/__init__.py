@@ -1,1 +1,2 @@
-"""Sources: where lines come from (files, the journal, the logging handler), with positions."""
+"""Sources: where lines come from (``files/``, ``journal/``), with the positions that let a
+restart continue exactly where the last committed batch ended."""

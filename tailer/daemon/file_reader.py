@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Mapping
 
-from tailer.assembly import Assembler
+from tailer.assembly.assembler import Assembler
 from tailer.daemon.idle import IdleFlush
 from tailer.daemon.writer import Batch, Writer
 from tailer.records import Entry, FilePosition, Position
-from tailer.sources.files import FileSource
+from tailer.sources.files.source import FileSource
 
 log = logging.getLogger(__name__)
 

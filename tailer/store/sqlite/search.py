@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tailer.records import Level
-from tailer.store.base import LevelFilter, SearchResult
-from tailer.store.ingest import clean_text
-from tailer.store.rows import fetch_records
+from tailer.store.protocol import LevelFilter
+from tailer.store.results import SearchResult
+from tailer.store.sqlite.rows import fetch_records
+from tailer.store.sqlite.text import clean_text
 
 COUNT_CAP = 10_000  # full-text candidates counted exactly before switching plans
 SHORT_SCAN_CAP = 50_000  # newest rows a one- or two-character query pages through

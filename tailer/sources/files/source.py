@@ -23,9 +23,7 @@ from collections.abc import Mapping, Sequence
 from watchdog.events import FileSystemEvent
 
 from tailer.records import FilePosition
-from tailer.sources.file_tail import MAX_HELD_LINES, FileChunk, FileTail
-from tailer.sources.file_watch import DirectoryWatcher, listen_for_overflows, stop_listening
-from tailer.sources.fileid import (
+from tailer.sources.files.identity import (
     find_copy,
     find_inode,
     is_compressed,
@@ -33,6 +31,8 @@ from tailer.sources.fileid import (
     open_regular,
     read_exact,
 )
+from tailer.sources.files.tail import MAX_HELD_LINES, FileChunk, FileTail
+from tailer.sources.files.watch import DirectoryWatcher, listen_for_overflows, stop_listening
 
 __all__ = ["MAX_HELD_LINES", "FileChunk", "FileSource"]
 

@@ -1,8 +1,8 @@
 """Multi-line assembly: lines of a stream in, complete entries out. Pure: no I/O, no store.
 
 Every parser's start patterns are compiled into one alternation, and every state's continuation
-rules into another (:mod:`tailer.grammar`), so a line costs one or two regex matches whatever
-the number of parsers.
+rules into another (:mod:`~tailer.assembly.grammar`), so a line costs one or two regex matches
+whatever the number of parsers.
 Parsers' methods run only for entries that will be kept: an INFO line under the default ERROR
 minimum is recognised and counted from its regex match alone.
 """
@@ -14,16 +14,15 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from tailer.building import build_entry
-from tailer.correlate import ACCESS, ERROR, PLAIN, Correlator
-from tailer.grammar import Start, compile_grammar
-from tailer.parser import MESSAGE, NOTE, TEXT, Header, Parser
-from tailer.plugins import FAILURE_LIMIT, LoadedParser
+from tailer.assembly.builder import EntryBuilder
+from tailer.assembly.correlate import ACCESS, ERROR, PLAIN, Correlator
+from tailer.assembly.grammar import Start, compile_grammar
+from tailer.assembly.keywords import keyword_lines
+from tailer.assembly.state import Limits, StreamState
+from tailer.parser import FAILURE_LIMIT, MESSAGE, NOTE, TEXT, Header, LoadedParser, Parser
 from tailer.records import LEVEL_EXACT, LEVEL_NAMES, Entry, Level
-from tailer.skipping import feed_fast, keyword_lines
 
 log = logging.getLogger(__name__)
 
@@ -31,39 +30,8 @@ log = logging.getLogger(__name__)
 FAST_MIN_LINES = 64
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Caps that keep one runaway entry from exhausting memory; every cut is marked and counted."""
-
-    max_entry_lines: int = 1000
-    max_entry_bytes: int = 512 * 1024
-    max_line_chars: int = 64 * 1024
-    tail_lines: int = 20  # kept after a cut, so the final exception line survives
-
-
-@dataclass(slots=True)
-class _Stream:
-    """One stream's unfinished entry; field names are short because the loop reads them a lot."""
-
-    state: str = TEXT
-    n: int = 0  # raw lines in the unfinished entry (0: none)
-    keep: bool = False
-    lines: list[str] = field(default_factory=list)
-    header: Header | None = None
-    parser: int = -1  # parser of the header, -1 for text
-    body_parser: int = -1  # parser owning the state the entry entered after its header
-    body_at: int = 0
-    level: Level = Level.INFO
-    ts_ms: int = 0
-    inferred: bool = True
-    meta: dict[str, Any] | None = None
-    done: int = 0  # lines of this stream in finished entries
-    chars: int = 0
-    dropped: int = 0
-    tail: list[str] = field(default_factory=list)
-    prefix: str = ""  # host/identifier/pid of a prefixed (syslog) entry
-    last_feed: float = 0.0
-    correlator: Correlator | None = None
+#: How far back from a candidate the fast path looks for the line that starts its entry.
+ANCHOR_LOOKBACK = 256
 
 
 class Assembler:
@@ -81,10 +49,11 @@ class Assembler:
         self.min_level = Level.parse(min_level)
         self.limits = limits or Limits()
         self.host = host
-        self.streams: dict[str, _Stream] = {}
+        self.streams: dict[str, StreamState] = {}
         self.stats: Counter[str] = Counter()
         self.failures: Counter[tuple[str, str]] = Counter()
         self.disabled: set[str] = set()
+        self._builder = EntryBuilder(self.limits, host, self.stats, self._failed)
         self._compile()
 
     # -- compilation ---------------------------------------------------------------------
@@ -98,6 +67,7 @@ class Assembler:
         self._prefixes, self._owner, self._fallbacks = g.prefixes, g.owner, g.fallbacks
         self._keywords, self._skippable = g.keywords, g.skippable
         self._cont, self._indented = g.cont, g.indented
+        self._builder.parsers = self.parsers
 
     # -- feeding -------------------------------------------------------------------------
 
@@ -121,7 +91,7 @@ class Assembler:
         """
         st = self.streams.get(stream)
         if st is None:
-            st = self.streams[stream] = _Stream()
+            st = self.streams[stream] = StreamState()
             st.correlator = Correlator(self.min_level, self.stats)
         out: list[Entry] = []
         if read_ms is None:
@@ -129,10 +99,10 @@ class Assembler:
         ctx = (stream, read_ms, timestamp_ms, default_level, meta)
         if whole:
             return self._feed_whole(st, lines, ctx, out)
-        if not st.done and not st.n and lines and lines[0].startswith("\ufeff"):
+        if not st.done and not st.count and lines and lines[0].startswith("\ufeff"):
             lines = [lines[0][1:], *lines[1:]]  # a byte-order mark at the start of a stream
         if len(lines) >= FAST_MIN_LINES and self._skippable and default_level < self.min_level:
-            feed_fast(self, st, lines, ctx, out)
+            self._feed_fast(st, lines, ctx, out)
         else:
             step = self._step
             for line in lines:
@@ -151,19 +121,76 @@ class Assembler:
             return None
         return keyword_lines(lines, self._keywords)
 
+    def _feed_fast(
+        self, st: StreamState, lines: Sequence[str], ctx: tuple, out: list[Entry]
+    ) -> None:
+        """Read lines one by one only near candidates (:mod:`tailer.assembly.keywords`);
+        count the runs between them."""
+        hits = keyword_lines(lines, self._keywords or [])
+        step = self._step
+        skippable = self._skippable
+        total = len(lines)
+        i = h = 0  # next line to read; next candidate in hits
+        n_hits = len(hits)
+        while i < total:
+            if st.count and st.keep:
+                i = self._continue_run(st, lines, i)
+                if i < total:
+                    step(st, lines[i], ctx, out)
+                    i += 1
+                continue
+            if st.state not in skippable:
+                step(st, lines[i], ctx, out)
+                i += 1
+                continue
+            while h < n_hits and hits[h] < i:
+                h += 1
+            target = hits[h] if h < n_hits else total
+            anchor, m = self._anchor(lines, i, target)
+            if anchor > i:
+                skipped = anchor - i
+                st.count += skipped  # lines of entries below the minimum: counted, not read
+                self.stats["lines_skipped_fast"] += skipped
+            i = anchor
+            end = min(target + 1, total)
+            if m is not None:  # the anchor's start was matched already
+                step(st, lines[i], ctx, out, m)
+                i += 1
+            while i < end:  # the rest of the anchor's entry, then the candidate
+                step(st, lines[i], ctx, out)
+                i += 1
+
+    def _anchor(
+        self, lines: Sequence[str], low: int, target: int
+    ) -> tuple[int, re.Match[str] | None]:
+        """The last line before ``target`` that starts an entry of its own, and its start match
+        (None when none was found): reading resumes there, so the state at the candidate is
+        exactly what reading every line would give."""
+        k = target
+        start_match = self._start_match
+        prefixes = self._prefixes
+        while k > low and target - k < ANCHOR_LOOKBACK:
+            k -= 1
+            line = lines[k]
+            if line and line[0] not in " \t":
+                m = start_match(line)
+                if m is not None and m.lastgroup not in prefixes:
+                    return k, m
+        return (low if k > low else k), None
+
     def _feed_whole(
-        self, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]
+        self, st: StreamState, lines: Sequence[str], ctx: tuple, out: list[Entry]
     ) -> list[Entry]:
         """One complete message: every line continues its first, in the state it reaches.
 
         A message that is not kept is counted, not read; in a kept one, lines that stay in
         the state they find (a traceback's frames) are taken a run at a time."""
-        if st.n:
+        if st.count:
             self._end(st, ctx[0], out)
         self._begin(st, lines[0], self._start_match(lines[0]), ctx)
         total = len(lines)
         if not st.keep:
-            st.n = total
+            st.count = total
             self._end(st, ctx[0], out)
             return out
         i = 1
@@ -184,12 +211,12 @@ class Assembler:
         return out
 
     def _step(
-        self, st: _Stream, line: str, ctx: tuple, out: list[Entry],
+        self, st: StreamState, line: str, ctx: tuple, out: list[Entry],
         m: re.Match[str] | None = None,
     ) -> None:
         """One line: continue the unfinished entry, or end it and begin another. ``m``: the
         line's start match when the caller has it already (None: not known)."""
-        if st.n and (target := self._continuation(st, line)):
+        if st.count and (target := self._continuation(st, line)):
             self._continue(st, line, target)
             return
         if m is None:
@@ -197,9 +224,9 @@ class Assembler:
         if m is not None and m.lastgroup in self._prefixes:
             self._step_prefixed(st, line, m, ctx, out)
             return
-        self._start_or_fall_back(st, line, m, ctx, out, may_join=bool(st.n))
+        self._start_or_fall_back(st, line, m, ctx, out, may_join=bool(st.count))
 
-    def _continuation(self, st: _Stream, line: str) -> str:
+    def _continuation(self, st: StreamState, line: str) -> str:
         """The state a line moves the unfinished entry to by a rule, or "" if no rule takes it."""
         if line[:1] in _INDENT and (target := self._indented.get(st.state)):
             return target
@@ -208,7 +235,7 @@ class Assembler:
         return targets[m.lastgroup] if m is not None else ""
 
     def _start_or_fall_back(
-        self, st: _Stream, line: str, m: re.Match[str] | None, ctx: tuple, out: list[Entry],
+        self, st: StreamState, line: str, m: re.Match[str] | None, ctx: tuple, out: list[Entry],
         *, may_join: bool,
     ) -> bool:
         """A line no rule continued: the state's fallback takes it, or it begins an entry.
@@ -216,13 +243,13 @@ class Assembler:
         if m is None and may_join and (target := self._fallbacks.get(st.state)):
             self._continue(st, line, target)
             return False
-        if st.n:
+        if st.count:
             self._end(st, ctx[0], out)
         self._begin(st, line, m, ctx)
         return True
 
     def _step_prefixed(
-        self, st: _Stream, line: str, m: re.Match[str], ctx: tuple, out: list[Entry]
+        self, st: StreamState, line: str, m: re.Match[str], ctx: tuple, out: list[Entry]
     ) -> None:
         """A syslog-style prefix: its fields become the line's context, the rest is read as a
         line of its own that may continue an entry only of the same host, program and pid."""
@@ -240,7 +267,7 @@ class Assembler:
             rest = line[m.end() :]
             key = f"{header.host}/{line[: m.end()].split(' ', 4)[-1]}"
             inner = _prefixed_context(ctx, header)
-        joins = bool(st.n) and st.prefix == key
+        joins = bool(st.count) and st.prefix == key
         if joins and (target := self._continuation(st, rest)):
             self._continue(st, rest, target)
             return
@@ -250,7 +277,7 @@ class Assembler:
         if self._start_or_fall_back(st, rest, sm, inner, out, may_join=joins):
             st.prefix = key
 
-    def _continue_run(self, st: _Stream, lines: Sequence[str], i: int) -> int:
+    def _continue_run(self, st: StreamState, lines: Sequence[str], i: int) -> int:
         """Append the lines that continue a kept entry in its current state (a traceback's
         frames) without a call per line; return the index of the first line not taken."""
         matcher, targets = self._cont.get(st.state, _NO_RULES)
@@ -273,15 +300,15 @@ class Assembler:
             chars += len(line)
             i += 1
         st.chars = chars
-        st.n += i - start
+        st.count += i - start
         return i
 
-    def _continue(self, st: _Stream, line: str, target: str) -> None:
-        st.n += 1
+    def _continue(self, st: StreamState, line: str, target: str) -> None:
+        st.count += 1
         if st.state != target:
             if st.body_parser < 0 and target in self._owner:
                 st.body_parser = self._owner[target]
-                st.body_at = st.n - 1
+                st.body_at = st.count - 1
             st.state = target
         if st.keep:
             limits = self.limits
@@ -294,9 +321,9 @@ class Assembler:
                 if len(st.tail) > self.limits.tail_lines:
                     del st.tail[0]
 
-    def _begin(self, st: _Stream, line: str, m: re.Match[str] | None, ctx: tuple) -> None:
+    def _begin(self, st: StreamState, line: str, m: re.Match[str] | None, ctx: tuple) -> None:
         _stream, read_ms, timestamp_ms, default_level, meta = ctx
-        st.n = 1
+        st.count = 1
         st.prefix = ""
         st.body_parser = -1
         st.header = None
@@ -304,9 +331,9 @@ class Assembler:
         st.dropped = 0
         st.meta = meta
         if timestamp_ms is None:
-            st.ts_ms, st.inferred = read_ms, True
+            st.timestamp_ms, st.inferred = read_ms, True
         else:
-            st.ts_ms, st.inferred = timestamp_ms, False
+            st.timestamp_ms, st.inferred = timestamp_ms, False
         header = None
         if m is not None:
             start = self._starts[m.lastgroup]
@@ -339,7 +366,7 @@ class Assembler:
             st.chars = len(line)
             st.tail = []
 
-    def _begin_skipped(self, st: _Stream, state: str) -> None:
+    def _begin_skipped(self, st: StreamState, state: str) -> None:
         st.state = NOTE if state == MESSAGE else state
         st.keep = False
         st.level = Level.DEBUG
@@ -375,11 +402,11 @@ class Assembler:
 
     # -- ending entries ------------------------------------------------------------------
 
-    def _end(self, st: _Stream, stream: str, out: list[Entry]) -> None:
+    def _end(self, st: StreamState, stream: str, out: list[Entry]) -> None:
         first_line = st.done
-        st.done += st.n
-        n = st.n
-        st.n = 0
+        st.done += st.count
+        n = st.count
+        st.count = 0
         corr = st.correlator
         assert corr is not None
         if not st.keep:
@@ -388,7 +415,7 @@ class Assembler:
             if corr:
                 corr.tick(out, n)
             return
-        entry = build_entry(self, st, stream, n, first_line)
+        entry = self._builder.build(st, stream, n, first_line)
         self.stats["lines_in_entries"] += n
         header = st.header
         if header is not None and _is_5xx(header):
@@ -409,7 +436,7 @@ class Assembler:
         out: list[Entry] = []
         if st is None:
             return out
-        if st.n:
+        if st.count:
             self._end(st, stream, out)
         if st.correlator:
             st.correlator.release_all(out)
@@ -420,7 +447,7 @@ class Assembler:
         now = time.monotonic() if now is None else now
         out: list[Entry] = []
         for stream, st in self.streams.items():
-            if (st.n or st.correlator) and now - st.last_feed >= idle_seconds:
+            if (st.count or st.correlator) and now - st.last_feed >= idle_seconds:
                 out.extend(self.flush(stream))
         return out
 
@@ -439,7 +466,7 @@ class Assembler:
         st = self.streams.get(stream)
         if st is None:
             return 0
-        fed = st.done + st.n
+        fed = st.done + st.count
         oldest = st.correlator.oldest_first_line() if st.correlator else None
         first = st.done if oldest is None else min(oldest, st.done)
         return fed - first

@@ -31,8 +31,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tailer.sources.journal_cursor import CursorParts, parse_cursor
-from tailer.sources.journal_records import (
+from tailer import native
+from tailer.sources.journal.cursor import CursorParts, parse_cursor
+from tailer.sources.journal.records import (
     FIELD_NAMES,
     PRIORITIES,
     SHARED_TEXTS,
@@ -43,23 +44,9 @@ from tailer.sources.journal_records import (
     decoded_message,
     fields_of,
     lines_of,
-    message_text,
     source_name,
     stream_key,
 )
-
-__all__ = [  # the records and helpers live in journal_records; imported from here as before
-    "FIELD_NAMES",
-    "JournalLine",
-    "JournalRun",
-    "JournalSource",
-    "lines_of",
-    "message_text",
-    "parse_cursor",
-    "reader_class",
-    "source_name",
-    "stream_key",
-]
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +54,10 @@ logger = logging.getLogger(__name__)
 def reader_class() -> Any:
     """libsystemd's journal through ``tailer._journal`` when it was built, else
     ``systemd.journal.Reader``: the same methods, the same entries, the C one ~2.5x faster."""
-    try:
-        from tailer._journal import Reader
-    except ImportError:
-        from systemd.journal import Reader
+    if native.JournalReader is not None:
+        return native.JournalReader
+    from systemd.journal import Reader
+
     return Reader
 
 

@@ -11,27 +11,29 @@ is sent again. While the parent works on a batch, the child already reads the ne
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-from tailer.pipes import widen
+from tailer.processes import child_options, spawn
 from tailer.runtime import settle_gc
-from tailer.sources.journal import JournalLine, JournalRun, JournalSource, lines_of, source_name
+from tailer.sources.journal.source import (
+    JournalLine,
+    JournalRun,
+    JournalSource,
+    lines_of,
+    source_name,
+)
 
 logger = logging.getLogger(__name__)
 
 _RESTART_BACKOFF_S = 1.0
 READ_AHEAD = 2  # batches the child is asked for before this process needs them
 # The directory holding the ``tailer`` package, so the child imports this very code.
-_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def _child(requests: Connection, conn: Connection, options: dict[str, Any]) -> None:
@@ -119,27 +121,10 @@ class SupervisedJournalSource:
         if now - self._last_start < _RESTART_BACKOFF_S:
             time.sleep(_RESTART_BACKOFF_S - (now - self._last_start))
         self._last_start = time.monotonic()
-        # A fresh interpreter (not fork: the daemon has threads, locks and open databases), fed
-        # by two pipes; the child's end of each is closed here so that its death reads as EOF.
-        req_r, req_w = os.pipe()
-        rep_r, rep_w = os.pipe()
-        widen(rep_w)  # a batch of lines comes back in one turn
         options = dict(self._options, cursor=self.cursor)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "tailer.sources.journal_supervised", str(req_r), str(rep_w)],
-            stdin=subprocess.PIPE,
-            pass_fds=(req_r, rep_w),
-            env=env,
-        )
-        os.close(req_r)
-        os.close(rep_w)
-        assert self._process.stdin is not None
-        self._process.stdin.write(pickle.dumps(options))
-        self._process.stdin.close()
-        self._conn = Connection(rep_r, writable=False)
-        self._requests = Connection(req_w, readable=False)
+        # a batch of lines comes back in one turn
+        child = spawn("tailer.sources.journal.supervised:main", options, widen_replies=True)
+        self._process, self._requests, self._conn = child.process, child.requests, child.replies
         self._outstanding = 0
         reply = self._receive(None)
         if reply is None:
@@ -307,17 +292,10 @@ class SupervisedJournalSource:
         self.close()
 
 
-def _main() -> None:
-    """Child entry point: ``python -m tailer.sources.journal_supervised REQ_FD REPLY_FD``."""
+def main() -> None:
+    """The child (started by :func:`tailer.processes.spawn`)."""
     # systemd's stop and a terminal's Ctrl-C signal the whole group: the parent stops this
     # child by closing its pipe; killed here, it would only be restarted during shutdown
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    options = pickle.loads(sys.stdin.buffer.read())
-    requests = Connection(int(sys.argv[1]), writable=False)
-    replies = Connection(int(sys.argv[2]), readable=False)
-    _child(requests, replies, options)
-
-
-if __name__ == "__main__":
-    _main()
+    _child(*child_options())

@@ -15,13 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, islice
 
+from tailer import native
 from tailer.records import FilePosition
-from tailer.sources.fileid import HEAD_WINDOW, TAIL_WINDOW, checksum, head_of, tail_before
-
-try:
-    from tailer._scan import Block  # the C splitter, when it was built
-except ImportError:  # pragma: no cover - no compiler at install time
-    Block = None  # type: ignore[assignment,misc]
+from tailer.sources.files.identity import HEAD_WINDOW, TAIL_WINDOW, checksum, head_of, tail_before
 
 # How far back ``position_before`` can go per file: the daemon holds a stream back only to the
 # first line of an entry still being assembled, which is far fewer lines than this.
@@ -275,7 +271,7 @@ class FileTail:
 
     def _split(self, buf: bytes, newline: int, start: int) -> Sequence[str]:
         """Split ``buf[:newline]`` (complete lines starting at file offset ``start``)."""
-        if Block is not None:
+        if native.Block is not None:
             lines: Sequence[str] = self._split_block(buf, newline, start)
         else:
             lines = self._split_str(buf, newline, start)
@@ -290,8 +286,7 @@ class FileTail:
 
     def _split_block(self, buf: bytes, newline: int, start: int) -> Sequence[str]:
         """In C: the line ends are computed there, and lines are decoded only when read."""
-        assert Block is not None
-        block = Block(buf, 0, newline + 1, self.max_line_bytes)
+        block = native.Block(buf, 0, newline + 1, self.max_line_bytes)
         self.ends.frombytes(block.line_ends(start - self.lines_total))
         if block.cut:
             self.stats["cut_lines"] += block.cut

@@ -1,22 +1,17 @@
-"""Start matching dispatched on a line's first character.
+"""What a regular expression can be known to do before any line is read: which ASCII
+characters its matches may begin with, and which literal text every match contains.
 
-The assembler matches a line against the alternation of every parser's start patterns. Most
-alternatives cannot match a given line at all: one that begins with ``Traceback`` or ``{`` or a
-digit excludes most of them by its first character. So the alternation is compiled once per
-distinct set of alternatives that an ASCII first character admits, keeping their order, and a
-line is matched against the set of its first character: the same match as the whole
-alternation (the alternatives left out could not have matched), at a fraction of the cost for
-lines that no start takes, such as a traceback's exception line.
+Both are answered from ``re``'s own parse tree, conservatively: an answer is a superset (any
+first character; no required literal) whenever the pattern is beyond the analysis, which is
+always safe for the callers (first-character dispatch, the keyword pre-scan).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from re import _constants as sre_c  # type: ignore[attr-defined]  # Python >= 3.11
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-
-Matcher = Callable[[str], "re.Match[str] | None"]
 
 _ASCII = [chr(c) for c in range(128)]
 _CATEGORIES = {
@@ -108,32 +103,30 @@ def _class_chars(items: list[tuple]) -> set[str] | None:
     return {c for c in _ASCII if test.match(c)}
 
 
-def dispatch(alternatives: Sequence[tuple[str, str]]) -> Matcher:
-    """``match`` of the alternation of ``(named_pattern, bare_pattern)`` pairs, dispatched on a
-    line's first character. ``named_pattern`` is what is compiled (it carries the group names
-    callers read); ``bare_pattern`` is what the first characters are read from."""
-    compiled: dict[tuple[int, ...], Matcher] = {}
+def required_literal(pattern: str) -> str | None:
+    """The longest run of literal characters every match of ``pattern`` contains, if any."""
+    try:
+        parsed = sre_parse.parse(pattern)
+    except re.error:
+        return None
+    return _longest_literal(parsed) or None
 
-    def matcher_of(indices: tuple[int, ...]) -> Matcher:
-        if indices not in compiled:
-            body = "|".join(alternatives[i][0] for i in indices) or "(?!)"
-            compiled[indices] = re.compile(body).match
-        return compiled[indices]
 
-    firsts = [first_chars(bare) for _named, bare in alternatives]
-    everything = tuple(range(len(alternatives)))
-    by_char: dict[str, Matcher] = {}  # filled on first use: few of the 128 ever occur
+def _longest_literal(sequence: object) -> str:
+    """Longest literal run of a parsed sequence, looking into required groups too."""
+    best, run = "", []
+    for op, arg in sequence:  # type: ignore[attr-defined]
+        if op is sre_parse.LITERAL:
+            run.append(chr(arg))
+            continue
+        best, run = max(best, "".join(run), key=len), []
+        if op is sre_parse.SUBPATTERN:  # a required group: its own literal may be longer
+            best = max(best, _longest_literal(arg[-1]), key=len)
+    return max(best, "".join(run), key=len)
 
-    def match(line: str) -> re.Match[str] | None:
-        first = line[:1]
-        try:
-            return by_char[first](line)
-        except KeyError:
-            pass
-        indices = everything
-        if first and first < "\x80":
-            indices = tuple(i for i, f in enumerate(firsts) if f is None or first in f)
-        by_char[first] = matcher_of(indices)
-        return by_char[first](line)
 
-    return match
+def literal_text(pattern: str) -> str | None:
+    """The text a pattern made of literal characters matches, or None if it is not one."""
+    if re.search(r"[\[\](){}*+?|^$.]", re.sub(r"\\.", "", pattern)):
+        return None
+    return re.sub(r"\\(.)", r"\1", pattern)

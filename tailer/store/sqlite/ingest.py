@@ -20,15 +20,12 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tailer import native
 from tailer.records import Entry, FilePosition, JournalPosition, Level, Position
-from tailer.store.base import WriteResult
-from tailer.store.dedup import Row, WriterState, recent_rows, remember
-from tailer.store.schema import MINUTE_MS, split_traceback, traceback_hash
-
-try:  # metadata as json.dumps writes it, in one C pass (tailer/_scan.c), when it was built
-    from tailer._scan import json_object as _json_object
-except ImportError:  # pragma: no cover - no compiler at install time
-    _json_object = None
+from tailer.store.results import WriteResult
+from tailer.store.sqlite.dedup import Row, WriterState, recent_rows, remember
+from tailer.store.sqlite.schema import MINUTE_MS, split_traceback, traceback_hash
+from tailer.store.sqlite.text import clean_text
 
 # A stored traceback's last_seen_ms moves only when it falls this far behind (a lower bound).
 _TRACE_SEEN_STEP_MS = 60_000
@@ -53,27 +50,13 @@ def new_id(ms: int) -> str:
     return f"{hi[:8]}-{hi[8:]}-7{a}-{b}-{c}"
 
 
-def clean_text(text: str | None) -> str | None:
-    """Text safe to hand to SQLite: lone surrogates (a caller forgot to sanitise) become U+FFFD.
-
-    Encoding is tried only for non-ASCII text, so the common case costs one C-level check.
-    """
-    if text is None or text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text
-
-
 def metadata_json(metadata: dict[str, Any]) -> str | None:
     """The metadata column: sorted keys, non-ASCII kept. The C encoder takes the usual
     values (str, int, bool, None, lists and dicts of them); json.dumps the rest, the same
     text either way."""
     if not metadata:
         return None
-    text = _json_object(metadata) if _json_object is not None else None
+    text = native.json_object(metadata) if native.json_object is not None else None
     if text is None:
         text = json.dumps(metadata, ensure_ascii=False, default=str, sort_keys=True)
     return clean_text(text)

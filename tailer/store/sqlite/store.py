@@ -18,32 +18,35 @@ from types import TracebackType
 from typing import Any
 
 from tailer.records import Entry, Level, Position
-from tailer.store import ingest, rows, search, stats
-from tailer.store.base import (
-    Bucket,
-    CleanupResult,
+from tailer.store.protocol import (
     DatabaseLockedError,
     DatabaseMissingError,
     DiskFullError,
-    ErrorRate,
     LevelFilter,
-    LogRecord,
-    Pattern,
     ReadOnlyDatabaseError,
     SchemaTooNewError,
-    SearchResult,
     StoreError,
     StoreWriteError,
+)
+from tailer.store.results import (
+    Bucket,
+    CleanupResult,
+    ErrorRate,
+    LogRecord,
+    Pattern,
+    SearchResult,
     WriteResult,
 )
-from tailer.store.schema import SCHEMA_VERSION, migrate
+from tailer.store.sqlite import ingest, rows, search, stats
+from tailer.store.sqlite.schema import SCHEMA_VERSION, migrate
+from tailer.store.sqlite.text import clean_text
 
 DEFAULT_DEDUP_WINDOW_MS = 1000
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
 
 class SqliteStore:
-    """The SQLite implementation of :class:`tailer.store.base.Store`.
+    """The SQLite implementation of :class:`tailer.store.protocol.Store`.
 
     :param path: the database file; created (with its directory) unless ``readonly``.
     :param dedup_window_ms: entries with the same content hash within this many ms of a row's
@@ -294,7 +297,7 @@ class SqliteStore:
                 " occurrence_count = occurrence_count + 1,"
                 " last_seen_ms = max(last_seen_ms, excluded.last_seen_ms) RETURNING id",
                 (ingest.new_id(stamp), pattern_hash, stamp, stamp,
-                 ingest.clean_text(message), ingest.clean_text(source)),
+                 clean_text(message), clean_text(source)),
             ).fetchone()
         return str(row[0])
 

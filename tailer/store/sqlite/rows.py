@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from tailer.store.base import LogRecord
+from tailer.store.results import LogRecord
 
 COLUMNS = (
     "e.seq, e.id, e.timestamp_ms, e.level, e.source, e.message, e.traceback_id,"

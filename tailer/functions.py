@@ -1,4 +1,10 @@
-"""One-shot collection into the store: the seed's library names, kept working.
+"""The seed's module functions, written once: a default store and one-shot collection.
+
+``store_log_entry``, ``search_logs``, ``get_error_rate`` ... keep the seed's names and return its
+plain-dict shapes; they run on a default store opened lazily at
+:func:`tailer.store.default_path` (or the path given to :func:`configure`). The same operations
+are methods of the store object :func:`tailer.store.open_store` returns, which give records with
+``to_dict()``.
 
 ``collect_recent_errors`` reads a log file once, ``collect_from_systemd_journal`` reads a
 unit's recent journal window once; both store what they find and return it. They do not touch
@@ -8,17 +14,92 @@ the daemon's positions: a one-shot run says nothing about where the daemon has r
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from tailer.collect import iter_file, make_assembler
-from tailer.records import PRIORITY_LEVELS, Entry, Level
+from tailer.collect import iter_file
+from tailer.plugins import build_assembler
+from tailer.records import Entry, Level
+from tailer.store import LevelFilter, SqliteStore, open_store
+
+_default: SqliteStore | None = None
+_default_path: str | None = None
+_default_lock = threading.Lock()
+
+
+def configure(path: str | os.PathLike[str] | None) -> None:
+    """Point the module-level functions at another database (None: back to the default)."""
+    global _default, _default_path
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+        _default = None
+        _default_path = os.fspath(path) if path is not None else None
+
+
+def _store() -> SqliteStore:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = open_store(_default_path)
+        return _default
+
+
+def init_log_tables() -> None:
+    _store().init_log_tables()
+
+
+def store_log_entry(
+    level: str | int | Level,
+    source: str,
+    message: str,
+    traceback: str | None = None,
+    request_path: str | None = None,
+    request_method: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> str:
+    return _store().store_log_entry(
+        level, source, message, traceback, request_path, request_method, metadata
+    )
+
+
+def search_logs(
+    query: str | None = None,
+    level: LevelFilter = None,
+    source: str | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    return _store().search_logs(query, level, source, start_ms, end_ms, limit, offset).to_dict()
+
+
+def get_error_rate(hours: float = 1) -> dict[str, Any]:
+    return _store().get_error_rate(hours).to_dict()
+
+
+def get_error_count_by_interval(
+    hours: float = 24, interval_minutes: int = 60
+) -> list[dict[str, Any]]:
+    return [b.to_dict() for b in _store().get_error_count_by_interval(hours, interval_minutes)]
+
+
+def store_error_pattern(pattern_hash: str, message: str, source: str) -> str:
+    return _store().store_error_pattern(pattern_hash, message, source)
+
+
+def get_top_patterns(limit: int = 20) -> list[dict[str, Any]]:
+    return [p.to_dict() for p in _store().get_top_patterns(limit)]
+
+
+def cleanup_old_logs(retention_days: float = 90) -> dict[str, Any]:
+    return _store().cleanup_old_logs(retention_days).to_dict()
 
 
 def _store_entries(entries: list[Entry], db_path: str | os.PathLike[str] | None) -> None:
-    from tailer.store import open_store
-
     if not entries:
         return
     store = open_store(db_path)
@@ -63,20 +144,17 @@ def collect_from_systemd_journal(
     The window is a realtime seek, as ``journalctl --since``: libsystemd goes straight to the
     first entry at or after ``now - since_minutes`` and nothing older is read at all.
     """
-    from tailer.sources.journal import JournalSource
+    from tailer.sources.journal import JournalSource, feed
 
     since_us = int((time.time() - since_minutes * 60) * 1_000_000)
-    assembler = make_assembler(min_level)
+    assembler = build_assembler(min_level)
     out: list[Entry] = []
     with JournalSource(namespace=namespace, directory=directory, units=[service_name]) as source:
         source.seek_realtime(since_us)
         while batch := source.read(5000):
             for line in batch:
-                level = PRIORITY_LEVELS[line.priority] if line.priority is not None else Level.INFO
-                out.extend(assembler.feed(line.stream, line.text.split("\n"),
-                                          timestamp_ms=line.timestamp_ms, default_level=level,
-                                          meta=line.fields,
-                                          whole=line.fields.get("transport") != "stdout"))
+                out.extend(feed(assembler, line.stream, line.text.split("\n"),
+                                line.timestamp_ms, line.priority, line.fields))
     out.extend(assembler.flush_all())
     _store_entries(out, db_path)
     return out
@@ -102,8 +180,6 @@ class LogCollector:
 
     def search(self, query: str | None = None, **kwargs: Any) -> dict[str, Any]:
         """``search_logs`` on this collector's database, as the seed's dict shape."""
-        from tailer.store import open_store
-
         store = open_store(self.db_path)
         try:
             return store.search_logs(query, **kwargs).to_dict()

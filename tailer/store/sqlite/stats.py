@@ -14,8 +14,8 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable
 
-from tailer.store.base import Bucket, CleanupResult, ErrorRate, Pattern
-from tailer.store.schema import MINUTE_MS
+from tailer.store.results import Bucket, CleanupResult, ErrorRate, Pattern
+from tailer.store.sqlite.schema import MINUTE_MS
 
 Transaction = Callable[[], contextlib.AbstractContextManager[sqlite3.Connection]]
 

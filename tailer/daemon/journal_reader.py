@@ -24,8 +24,9 @@ from typing import Any
 from tailer.assembly import Assembler
 from tailer.daemon.idle import IdleFlush
 from tailer.daemon.writer import Batch, Writer
-from tailer.records import PRIORITY_LEVELS, Entry, JournalPosition, Level
-from tailer.sources.journal import JournalRun
+from tailer.records import Entry, JournalPosition
+from tailer.sources.journal.feed import feed, level_of
+from tailer.sources.journal.records import JournalRun
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class JournalReader:
         Otherwise (a default level at or above the minimum, or a plugin without keywords) a
         call holds lines of the same millisecond only.
         """
-        marks = self.assembler.candidate_lines(lines, _level(priority))
+        marks = self.assembler.candidate_lines(lines, level_of(priority))
         if marks is None:
             marks = [i for i in range(1, len(stamps)) if stamps[i] != stamps[i - 1]]
         cuts = [0]
@@ -172,9 +173,7 @@ class JournalReader:
     def _feed(
         self, stream: str, parts: list[str], ts: int, priority: int | None, fields: dict[str, str]
     ) -> list[Entry]:
-        out = self.assembler.feed(stream, parts, timestamp_ms=ts, default_level=_level(priority),
-                                  meta=fields,
-                                  whole=fields.get("transport") != "stdout")
+        out = feed(self.assembler, stream, parts, ts, priority, fields)
         self._seq += 1
         self._held.setdefault(stream, deque()).append([self._seq, stream, parts, ts, priority,
                                                        fields])
@@ -217,11 +216,6 @@ class JournalReader:
         self._held.clear()
         self._idle.clear()
         self.writer.put(Batch(entries, [self._position()]))
-
-
-def _level(priority: int | None) -> Level:
-    """The level of a journal line whose text names none: its priority's, else INFO."""
-    return PRIORITY_LEVELS[priority] if priority is not None else Level.INFO
 
 
 def _lines_and_stamps(texts: list[str], stamps: list[int]) -> tuple[list[str], list[int]]:

@@ -14,17 +14,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from tailer import plugins
+from tailer.analysis.scheduler import Scheduler, Task, TaskContext
 from tailer.assembly import Limits
-from tailer.collect import make_assembler
 from tailer.config import Config, ConfigError, system_journal_present
-from tailer.daemon.filereader import FileReader, file_positions
-from tailer.daemon.journalreader import JournalReader
+from tailer.daemon.file_reader import FileReader, file_positions
+from tailer.daemon.journal_reader import JournalReader
+from tailer.daemon.notify import Notifier, watchdog_interval
 from tailer.daemon.writer import WriterStopped
 from tailer.daemon.writer_process import LOCK_TIMEOUT_S, ProcessWriter
-from tailer.notify import Notifier, watchdog_interval
 from tailer.records import JournalPosition, Position
 from tailer.runtime import settle_gc
 
@@ -38,19 +38,6 @@ class StoreStartError(Exception):
     """The store writer could not start (locked by another daemon, unwritable, corrupt)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Task:
-    """A periodic job (pattern grouping, alerts, cleanup ...) run on the tasks thread.
-
-    ``run`` receives the daemon; it opens its own store connection (``daemon.store_path``).
-    An exception is logged and counted, and the task runs again at its next interval.
-    """
-
-    name: str
-    interval: float
-    run: Callable[[Daemon], None]
-
-
 class Daemon:
     """Everything ``tailer run`` starts; :meth:`run` blocks until stopped and returns the
     exit status."""
@@ -60,12 +47,11 @@ class Daemon:
     ) -> None:
         self.config = config
         self.store_path = config.store_path()
-        self.tasks = list(tasks)
         self.notifier = notifier or Notifier()
         self.stop_event = threading.Event()
         self.abort = threading.Event()
         self.readers: list[FileReader | JournalReader] = []
-        self.task_failures: dict[str, int] = {}
+        self.scheduler = Scheduler(tasks, TaskContext(self.store_path, self.stop_event))
         window = config.dedup_window
         self.writer = ProcessWriter(
             self.store_path,
@@ -80,8 +66,6 @@ class Daemon:
     # -- building ----------------------------------------------------------------------------
 
     def _build(self, positions: dict[str, Position]) -> None:
-        from tailer import plugins
-
         config = self.config
         try:
             plugins.configure(dict(config.parsers))
@@ -94,13 +78,13 @@ class Daemon:
         )
 
         def assembler() -> Any:
-            return make_assembler(config.min_level, parsers=parsers, limits=limits,
+            return plugins.build_assembler(config.min_level, parsers=parsers, limits=limits,
                                   host=config.host)
 
         for i, group in enumerate(config.files):
             if not group.paths:
                 continue
-            from tailer.sources.files import FileSource
+            from tailer.sources.files.source import FileSource
 
             source = FileSource(
                 group.paths,
@@ -129,7 +113,7 @@ class Daemon:
                         "runs but stores nothing", config.source)
 
     def _journal_source(self, positions: dict[str, Position]) -> Any:
-        from tailer.sources.journal import source_name
+        from tailer.sources.journal.source import source_name
 
         jc = self.config.journal
         enabled = jc.enabled
@@ -145,8 +129,8 @@ class Daemon:
                 return None
         if not enabled:
             return None
-        from tailer.sources.journal import JournalSource
-        from tailer.sources.journal_supervised import SupervisedJournalSource
+        from tailer.sources.journal.source import JournalSource
+        from tailer.sources.journal.supervised import SupervisedJournalSource
 
         name = source_name(jc.namespace, jc.directory, ())
         stored = positions.get(f"journal:{name}")
@@ -184,8 +168,8 @@ class Daemon:
         settle_gc()
         for reader in self.readers:
             self._spawn(f"tailer-{reader.name}", reader.run)
-        if self.tasks:
-            self._spawn("tailer-tasks", self._run_tasks)
+        if self.scheduler.tasks:
+            self._spawn("tailer-tasks", self.scheduler.run)
         log.info("tailer running (pid %d); entries go to %s; see them with: tailer search "
                  "--db %s", os.getpid(), self.store_path, self.store_path)
         self.notifier.ready(self.status_text(0.0))
@@ -263,21 +247,6 @@ class Daemon:
         log.info("stopped: %s", self.status_text(0.0))
         return 1 if self._failed else 0
 
-    def _run_tasks(self) -> None:
-        due = {task.name: time.monotonic() + task.interval for task in self.tasks}
-        while True:
-            wait = max(0.0, min(due.values()) - time.monotonic())
-            if self.stop_event.wait(wait):
-                return
-            for task in self.tasks:
-                if due[task.name] <= time.monotonic():
-                    due[task.name] = time.monotonic() + task.interval
-                    try:
-                        task.run(self)
-                    except Exception:
-                        self.task_failures[task.name] = self.task_failures.get(task.name, 0) + 1
-                        log.exception("scheduled task %s failed", task.name)
-
 
 def _name_os_thread(name: str) -> None:
     """Give the thread its name in the kernel too, so ``top -H`` and ``ps -L`` show which
@@ -289,37 +258,6 @@ def _name_os_thread(name: str) -> None:
         libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
     except (OSError, AttributeError):
         pass
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    """Our own logs go to stderr only; under systemd each line carries its priority (<3>...)."""
-    handler = logging.StreamHandler()
-    if _stderr_is_journal():
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-
-
-class _JournalFormatter(logging.Formatter):
-    _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
-                 logging.CRITICAL: 2}
-
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = f"<{self._PRIORITY.get(record.levelno, 6)}>"
-        return prefix + super().format(record).replace("\n", "\n" + prefix)
-
-
-def _stderr_is_journal() -> bool:
-    stream = os.environ.get("JOURNAL_STREAM", "")
-    dev, _, ino = stream.partition(":")
-    try:
-        st = os.fstat(2)
-        return bool(ino) and (st.st_dev, st.st_ino) == (int(dev), int(ino))
-    except (OSError, ValueError):
-        return False
 
 
 def run_daemon(config: Config, *, tasks: Sequence[Task] = ()) -> int:

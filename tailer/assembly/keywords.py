@@ -1,4 +1,4 @@
-"""Skipping the runs of lines that can only belong to entries below the minimum level.
+"""The keyword table: which lines may begin a kept entry, found by one scan of a block.
 
 Under the default ERROR minimum most lines are INFO access and application lines. Instead of a
 regex match or two per line in Python, one scan of the block (``tailer._scan``, in C; one
@@ -11,7 +11,10 @@ The run is exact: a line that may start a kept entry always contains a keyword, 
 skipped either continues an entry below the minimum or starts one; in the states such entries
 can be in, only indented or blank lines continue an entry, so the assembler resumes at the last
 line that starts an entry before the candidate and reads from there line by line, reaching the
-candidate in exactly the state that reading every line gives.
+candidate in exactly the state that reading every line gives (``Assembler._feed_fast``).
+
+This module builds the table at compile time (:func:`keywords_for`, :func:`skippable_states`)
+and runs the scan (:func:`keyword_lines`); the feed loop that uses it is the assembler's.
 """
 
 from __future__ import annotations
@@ -19,24 +22,12 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
-import re
 from collections.abc import Iterable, Sequence
-from re import _parser as sre_parse  # type: ignore[attr-defined]  # Python >= 3.11
-from typing import TYPE_CHECKING
 
+from tailer import native
+from tailer.assembly.regexfacts import literal_text, required_literal
 from tailer.parser import BREAK, LINE, NOTE, TEXT
-from tailer.records import LEVEL_EXACT, Entry, Level
-
-try:
-    from tailer import _scan  # the C scanner, when it was built
-except ImportError:  # pragma: no cover - no compiler at install time
-    _scan = None  # type: ignore[assignment]
-
-if TYPE_CHECKING:
-    from tailer.assembly import Assembler, _Stream
-
-#: How far back from a candidate the fast path looks for the line that starts its entry.
-ANCHOR_LOOKBACK = 256
+from tailer.records import LEVEL_EXACT, Level
 
 _LEADING_SPACE = ("[ \\t]", "[\\t ]", "\\s", " ", "\\t")
 _MIN_KEYWORD = 2
@@ -69,28 +60,6 @@ def keywords_for(
     return sorted(k for k in found if not any(o != k and o in k for o in found))
 
 
-def required_literal(pattern: str) -> str | None:
-    """The longest run of literal characters every match of ``pattern`` contains, if any."""
-    try:
-        parsed = sre_parse.parse(pattern)
-    except re.error:
-        return None
-    return _longest_literal(parsed) or None
-
-
-def _longest_literal(sequence: object) -> str:
-    """Longest literal run of a parsed sequence, looking into required groups too."""
-    best, run = "", []
-    for op, arg in sequence:  # type: ignore[attr-defined]
-        if op is sre_parse.LITERAL:
-            run.append(chr(arg))
-            continue
-        best, run = max(best, "".join(run), key=len), []
-        if op is sre_parse.SUBPATTERN:  # a required group: its own literal may be longer
-            best = max(best, _longest_literal(arg[-1]), key=len)
-    return max(best, "".join(run), key=len)
-
-
 def skippable_states(
     rules: dict[str, list[tuple[str, str]]],
     fallbacks: dict[str, str],
@@ -112,7 +81,7 @@ def skippable_states(
         for pattern, target in rules.get(state, []):
             if target == BREAK or pattern == r"[ \t]*$" or pattern.startswith(_LEADING_SPACE):
                 continue
-            sample = _literal(pattern)
+            sample = literal_text(pattern)
             if sample is None or any(k in sample.lower() for k in keywords):
                 return set()
             todo.append(target)
@@ -126,10 +95,10 @@ def keyword_lines(lines: Sequence[str], keywords: Sequence[str]) -> list[int]:
     the C scanner report any line it does not scan (non-Latin-1 text) as a hit.
     """
     ascii_keys = _ascii_keywords(tuple(keywords))
-    if _scan is not None and ascii_keys is not None:
+    if native.keyword_lines is not None and ascii_keys is not None:
         if isinstance(lines, list):
-            return _scan.keyword_lines(lines, ascii_keys)
-        if isinstance(lines, _scan.Block):
+            return native.keyword_lines(lines, ascii_keys)
+        if isinstance(lines, native.Block):
             return lines.keyword_lines(ascii_keys)
     return _keyword_lines_py(lines, keywords)
 
@@ -158,68 +127,3 @@ def _keyword_lines_py(lines: Sequence[str], keywords: Sequence[str]) -> list[int
             found.add(index)
             at = text.find(kw, starts[index + 1]) if index + 1 < len(lines) else -1
     return sorted(found)
-
-
-def _literal(pattern: str) -> str | None:
-    """The text a pattern made of literal characters matches, or None if it is not one."""
-    if re.search(r"[\[\](){}*+?|^$.]", re.sub(r"\\.", "", pattern)):
-        return None
-    return re.sub(r"\\(.)", r"\1", pattern)
-
-
-def feed_fast(
-    asm: Assembler, st: _Stream, lines: Sequence[str], ctx: tuple, out: list[Entry]
-) -> None:
-    """Read lines one by one only near candidates; count the runs between them."""
-    hits = keyword_lines(lines, asm._keywords or [])
-    step = asm._step
-    skippable = asm._skippable
-    total = len(lines)
-    i = h = 0  # next line to read; next candidate in hits
-    n_hits = len(hits)
-    while i < total:
-        if st.n and st.keep:
-            i = asm._continue_run(st, lines, i)
-            if i < total:
-                step(st, lines[i], ctx, out)
-                i += 1
-            continue
-        if st.state not in skippable:
-            step(st, lines[i], ctx, out)
-            i += 1
-            continue
-        while h < n_hits and hits[h] < i:
-            h += 1
-        target = hits[h] if h < n_hits else total
-        anchor, m = _anchor(asm, lines, i, target)
-        if anchor > i:
-            skipped = anchor - i
-            st.n += skipped  # lines of entries below the minimum: counted, not read
-            asm.stats["lines_skipped_fast"] += skipped
-        i = anchor
-        end = min(target + 1, total)
-        if m is not None:  # the anchor's start was matched already
-            step(st, lines[i], ctx, out, m)
-            i += 1
-        while i < end:  # the rest of the anchor's entry, then the candidate
-            step(st, lines[i], ctx, out)
-            i += 1
-
-
-def _anchor(
-    asm: Assembler, lines: Sequence[str], low: int, target: int
-) -> tuple[int, re.Match[str] | None]:
-    """The last line before ``target`` that starts an entry of its own, and its start match
-    (None when none was found): reading resumes there, so the state at the candidate is
-    exactly what reading every line would give."""
-    k = target
-    start_match = asm._start_match
-    prefixes = asm._prefixes
-    while k > low and target - k < ANCHOR_LOOKBACK:
-        k -= 1
-        line = lines[k]
-        if line and line[0] not in " \t":
-            m = start_match(line)
-            if m is not None and m.lastgroup not in prefixes:
-                return k, m
-    return (low if k > low else k), None

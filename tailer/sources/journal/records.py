@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tailer.sources.journal.feed import is_whole
+
 # Journal field -> metadata name. Per-entry fields (CODE_*, MESSAGE_ID, ...) only exist on
 # native entries; stdout-stream metadata is read once per stream (see STREAM_CACHE_MAX).
 FIELD_NAMES: dict[str, str] = {
@@ -81,7 +83,7 @@ class JournalRun:
     @property
     def whole(self) -> bool:
         """Each entry is a complete message (native, syslog ...), not one line of a stream."""
-        return self.fields.get("transport") != "stdout"
+        return is_whole(self.fields)
 
 
 def message_text(value: bytes | str | list[Any] | None) -> str:

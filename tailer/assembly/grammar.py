@@ -2,8 +2,9 @@
 matches however many parsers there are.
 
 Every parser's start patterns become one alternation (dispatched on a line's first character,
-:mod:`tailer.dispatch`), every state's continuation rules another; the keywords that let the
-assembler skip lines below the minimum level come from the same starts (:mod:`tailer.skipping`).
+:mod:`~tailer.assembly.dispatch`), every state's continuation rules another; the keywords that
+let the assembler skip lines below the minimum level come from the same starts
+(:mod:`~tailer.assembly.keywords`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tailer.dispatch import Matcher, dispatch, first_chars
+from tailer.assembly.dispatch import Matcher, dispatch
+from tailer.assembly.keywords import keywords_for, skippable_states
+from tailer.assembly.regexfacts import first_chars
 from tailer.parser import BREAK, LINE, MESSAGE, NOTE, TEXT, Parser
 from tailer.records import Level
-from tailer.skipping import keywords_for, skippable_states
 
 _NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_]\w*)>")
 _GROUP_REF = re.compile(r"\(\?P=([A-Za-z_]\w*)\)")
@@ -53,7 +55,7 @@ class Grammar:
     prefixes: set[str]  # start names of syslog-style prefixes
     owner: dict[str, int]  # state -> index of the parser that owns it
     fallbacks: dict[str, str]  # state -> state of a line no rule took
-    keywords: Any  # tailer.skipping's keyword table, None when lines cannot be skipped
+    keywords: Any  # tailer.assembly.keywords's keyword table, None when lines cannot be skipped
     skippable: set[str]
     cont: dict[str, tuple[Any, dict[str, str]]]  # state -> (rules' match, group -> target)
     indented: dict[str, str]  # state -> where every indented line goes (see indented_target)
