@@ -25,11 +25,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import tailer
-
 PIPE_BYTES = 1 << 20  # a journal batch of 5,000 entries pickles to about 430 KB
 #: Where the child imports tailer from: the directory holding the package this process runs.
-ROOT = str(Path(tailer.__file__).resolve().parent.parent)
+ROOT = str(Path(__file__).resolve().parent.parent)  # this file is tailer/processes.py
 
 
 @dataclass(slots=True)

@@ -144,7 +144,7 @@ class Entry:
             "host": self.host,
             "stream": self.stream,
             "lines": self.lines,
-            "hash": self.content_hash,
+            "content_hash": self.content_hash,
             "time_inferred": self.time_inferred,
             "metadata": self.metadata,
         }

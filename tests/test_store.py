@@ -18,7 +18,8 @@ from tailer.records import Entry, FilePosition, JournalPosition, Level
 from tailer.store import SqliteStore, open_store
 from tailer.store.protocol import DatabaseMissingError, SchemaTooNewError
 from tailer.store.sqlite import ingest
-from tailer.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, SEED_DDL
+from tailer.store.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION
+from tailer.store.sqlite.schema import SEED_DDL
 from tailer.store.sqlite.text import clean_text
 
 TB = (

@@ -11,7 +11,7 @@ import pytest
 
 from tailer.records import Entry, Level
 from tailer.store import SqliteStore
-from tailer.store.sqlite import ingest, schema, search
+from tailer.store.sqlite import ingest, migrations, schema, search
 
 NOW = int(time.time() * 1000)
 TB = 'Traceback (most recent call last):\n  File "app.py", line 3, in f\nKeyError: \'user_id\''
@@ -21,9 +21,9 @@ def make_v2_database(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file as the v2 store left it: the per-row FTS trigger, a rollup without seq ranges."""
     conn = sqlite3.connect(path, isolation_level=None)
     with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
-        m.setattr(schema, "SCHEMA_VERSION", 2)
-        assert schema.migrate(conn) == ["0001_seed_tables", "0002_store_v2"]
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        m.setattr(migrations, "SCHEMA_VERSION", 2)
+        assert migrations.migrate(conn) == ["0001_seed_tables", "0002_store_v2"]
     conn.execute("BEGIN")
     conn.execute("INSERT INTO tracebacks (hash, text, first_seen_ms, last_seen_ms)"
                  " VALUES (?, ?, ?, ?)", (schema.traceback_hash(TB), TB, NOW - 7_200_000,
@@ -118,9 +118,9 @@ def test_v4_file_keeps_its_ids_and_numbers_new_rows_after_them(
     make_v2_database(path, monkeypatch)
     conn = sqlite3.connect(path, isolation_level=None)
     with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:4])
-        m.setattr(schema, "SCHEMA_VERSION", 4)
-        assert schema.migrate(conn)[-1] == "0004_window_seq_bounds"
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+        m.setattr(migrations, "SCHEMA_VERSION", 4)
+        assert migrations.migrate(conn)[-1] == "0004_window_seq_bounds"
     v4_id = ingest.new_id(NOW - 30_000)  # what the v4 write path gave a row
     conn.execute(
         "INSERT INTO error_logs (seq, id, timestamp_ms, level, source, message, traceback_id,"
@@ -164,9 +164,9 @@ def test_v6_file_gets_a_watermark_over_its_indexed_tracebacks(
     make_v2_database(path, monkeypatch)
     conn = sqlite3.connect(path, isolation_level=None)
     with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
-        m.setattr(schema, "SCHEMA_VERSION", 6)
-        assert schema.migrate(conn)[-1] == "0006_batched_traceback_index"
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
+        m.setattr(migrations, "SCHEMA_VERSION", 6)
+        assert migrations.migrate(conn)[-1] == "0006_batched_traceback_index"
     v6_tb = TB.replace("user_id", "v6_key")  # as the v6 write path stored and indexed it
     conn.execute("INSERT INTO tracebacks (id, hash, text, first_seen_ms, last_seen_ms)"
                  " VALUES (2, ?, ?, ?, ?)", (schema.traceback_hash(v6_tb), v6_tb,
@@ -213,9 +213,9 @@ def test_v7_rows_keep_their_full_tracebacks_beside_rows_with_heads(
     make_v2_database(path, monkeypatch)
     conn = sqlite3.connect(path, isolation_level=None)
     with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:7])
-        m.setattr(schema, "SCHEMA_VERSION", 7)
-        assert schema.migrate(conn)[-1] == "0007_deferred_traceback_index"
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
+        m.setattr(migrations, "SCHEMA_VERSION", 7)
+        assert migrations.migrate(conn)[-1] == "0007_deferred_traceback_index"
     header = "2026-02-04 12:00:00,794 ERROR app.orders: charge failed for order 4711"
     v7_tb = f"{header}\n{TB}"  # as the v7 write path stored it: whole, not yet indexed
     conn.execute("INSERT INTO tracebacks (id, hash, text, first_seen_ms, last_seen_ms)"

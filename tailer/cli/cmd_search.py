@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import re
 import sys
-import time
 from typing import Any
 
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+from tailer.timeparse import parse_since
 
 
-def parse_time(text: str, now_ms: int | None = None) -> int:
-    """``2h``/``30m``/``7d`` (that long ago) or ISO 8601 (naive means UTC) to epoch ms."""
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    match = _RELATIVE.match(text)
-    if match:
-        return now - int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+def parse_time(text: str) -> int:
+    """An argparse type: :func:`tailer.timeparse.parse_since`, its message as the error."""
     try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"cannot read time {text!r}; use e.g. 2h, 30m, 7d or 2026-02-04T12:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1000)
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:

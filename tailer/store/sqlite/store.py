@@ -38,7 +38,7 @@ from tailer.store.results import (
     WriteResult,
 )
 from tailer.store.sqlite import ingest, rows, search, stats
-from tailer.store.sqlite.schema import SCHEMA_VERSION, migrate
+from tailer.store.sqlite.migrations import SCHEMA_VERSION, migrate
 from tailer.store.sqlite.text import clean_text
 
 DEFAULT_DEDUP_WINDOW_MS = 1000
