@@ -35,10 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tailer.plugins import build_assembler
 from tailer.daemon.journal_reader import JournalReader
 from tailer.daemon.writer import Writer
 from tailer.daemon.writer_process import ProcessWriter
+from tailer.plugins import build_assembler
 from tailer.records import Entry, Position
 from tailer.runtime import settle_gc
 from tailer.sources.journal.source import JournalRun, JournalSource
