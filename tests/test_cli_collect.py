@@ -28,7 +28,8 @@ def test_collect_json_several_files(corpora: Path) -> None:
         "FileNotFoundError", "TimeoutError", "LookupError", "RuntimeError"]
     first = rows[0]
     assert set(first) >= {"timestamp", "level", "source", "message", "traceback",
-                          "request_method", "request_path", "host", "stream", "lines", "content_hash",
+                          "request_method", "request_path", "host", "stream", "lines",
+                          "content_hash",
                           "metadata"}
     assert first["timestamp"].endswith("Z") and first["level"] == "ERROR"
     assert first["stream"].endswith("plain_thread_exc.log") and first["lines"] == 10
