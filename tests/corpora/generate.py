@@ -17,9 +17,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from gen import corpora_http, corpora_other, runner, truth  # noqa: E402
+from gen import (  # noqa: E402
+    corpora_http,
+    corpora_journal,
+    corpora_other,
+    corpora_syslog,
+    runner,
+    truth,
+)
 
-CORPORA = {**corpora_http.CORPORA, **corpora_other.CORPORA}
+CORPORA = {**corpora_http.CORPORA, **corpora_other.CORPORA, **corpora_syslog.CORPORA,
+           **corpora_journal.CORPORA}
 
 
 def main(argv: list[str] | None = None) -> int:
