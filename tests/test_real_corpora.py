@@ -94,7 +94,7 @@ def test_flask_end_to_end(tmp_path: Path) -> None:
     except Exception as exc:  # no network or no venv module: say which
         pytest.skip(f"cannot create the corpora venv at {runner.VENV}: {exc}")
     runner.stage()
-    doc, log = corpora_http.flask()
+    doc, _log = corpora_http.flask()
     assert doc["problems"] == []
     committed = score.load_truth("flask")
     shape = [(t["source"], t["level"], (t["exception"] or {}).get("type"), t["line_count"])

@@ -89,7 +89,8 @@ def _locate(lines: list[str], records: list[dict[str, Any]]) -> tuple[
             continue
         for start in range(len(lines) - len(want) + 1):
             span = range(start, start + len(want))
-            if not any(used[i] for i in span) and all(w(lines[i]) for i, w in zip(span, want)):
+            fits = all(w(lines[i]) for i, w in zip(span, want, strict=True))
+            if fits and not any(used[i] for i in span):
                 for i in span:
                     used[i] = True
                 text = "\n".join(lines[i] for i in span) + "\n"

@@ -164,7 +164,7 @@ DERIVATION = (
 
 def verify(data: bytes, entries: list[dict[str, Any]]) -> list[str]:
     """Every entry's byte range holds exactly its lines; entries tile the file in order."""
-    lines, offsets = split_lines(data)
+    lines, _ = split_lines(data)
     problems = []
     expect = 1
     for e in entries:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from aiohttp import web
-
 import failures
+from aiohttp import web
 
 logging.basicConfig(level=logging.INFO)
 log = logging.getLogger("corpora.app")

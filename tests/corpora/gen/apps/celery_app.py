@@ -8,10 +8,9 @@ from __future__ import annotations
 import os
 import sys
 
+import failures
 from celery import Celery
 from celery.utils.log import get_task_logger
-
-import failures
 
 BROKER = os.environ.get("CORPORA_BROKER", "/tmp/tailer-corpora/runs/celery/broker")
 for sub in ("queue", "processed"):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 
+import failures
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
-
-import failures
 
 settings.configure(
     DEBUG=True,

@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 import os
 
-from fastapi import FastAPI, Request
-
 import failures
+from fastapi import FastAPI, Request
 
 if os.environ.get("CORPORA_ROOT_LOGGING") == "1":
     logging.basicConfig(level=logging.INFO,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from flask import Flask, request
-
 import failures
+from flask import Flask, request
 
 app = Flask("corpora_flask")
 

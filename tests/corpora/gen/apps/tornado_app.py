@@ -6,10 +6,9 @@ import asyncio
 import logging
 import sys
 
+import failures
 import tornado.log
 import tornado.web
-
-import failures
 
 log = logging.getLogger("corpora.app")
 

@@ -108,14 +108,14 @@ def _write(item):
     item.setdefault("thread", threading.current_thread().name)
     item["time"] = time.time()
     data = (json.dumps(item, sort_keys=True) + "\n").encode("utf-8")
-    fd = os.open(SIDE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 420)
+    fd = os.open(SIDE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, data)
     finally:
         os.close(fd)
 
 
-class _Tee(object):
+class _Tee:
     """Stands in for sys.stderr while a hook prints: forwards every write and keeps a copy."""
 
     def __init__(self, stream):
