@@ -51,8 +51,14 @@ def _qualname(exc_type):
 
 
 def _only(exc):
+    """The exception's own lines from its first unindented one: a SyntaxError's location,
+    source and caret lines come before ``SyntaxError: ...`` and are not part of it."""
     import traceback
-    return "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n").split("\n")
+    lines = "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n").split("\n")
+    for i, line in enumerate(lines):
+        if line and not line[0].isspace():
+            return lines[i:]
+    return lines
 
 
 def _group(exc):
