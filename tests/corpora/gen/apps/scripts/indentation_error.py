@@ -1,0 +1,5 @@
+def load(path):
+    rows = []
+    for line in open(path):
+        rows.append(line)
+  return rows
