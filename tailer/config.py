@@ -88,6 +88,9 @@ class Config:
     files: tuple[FilesConfig, ...] = ()
     parsers: Mapping[str, Any] = field(default_factory=dict)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    #: Sections owned by later stages (``[http]``, ``[alerts]`` ...), each a pydantic model
+    #: validated by :func:`section`, keyed by the section's name.
+    sections: Mapping[str, Any] = field(default_factory=dict)
     source: str = "<defaults>"
 
     def store_path(self) -> str:
@@ -137,6 +140,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<dict>") -> Config:
     limits_t.done()
     store = t.str("store", "")
     window = t.number("dedup_window", 1.0, low=0.0)
+    sections = {name: section(name, t.table(name), model) for name, model in SECTIONS.items()}
     config = Config(
         store=os.path.expanduser(store) if store else None,
         min_level=t.level("min_level", Level.ERROR),
@@ -148,10 +152,30 @@ def parse_config(data: Mapping[str, Any], *, source: str = "<dict>") -> Config:
         files=files,
         parsers=dict(t.table("parsers")),
         limits=limits,
+        sections=sections,
         source=source,
     )
     t.done()
     return config
+
+
+#: Sections validated by a pydantic model of the stage that owns them: ``{"http": HttpConfig}``.
+#: A stage registers its model here by importing it at the top of this module's section list
+#: below; the model gives the defaults, the types and the ranges, and forbids unknown keys.
+SECTIONS: dict[str, type[Any]] = {}
+
+
+def section(name: str, data: Mapping[str, Any], model: type[T]) -> T:
+    """Validate ``[name]`` with a pydantic ``model``; the first error becomes a ConfigError
+    naming the key (``http.port: Input should be less than or equal to 65535``)."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(dict(data))  # type: ignore[attr-defined,no-any-return]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in (name, *first["loc"]))
+        raise ConfigError(f"{key}: {first['msg']}") from None
 
 
 def _journal(t: _Table) -> JournalConfig:

@@ -89,3 +89,26 @@ def test_unreadable_or_invalid_file(tmp_path: Path) -> None:
     bad.write_text("store = \n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_config(bad)
+
+
+def test_a_stage_section_is_validated_by_its_model_and_named_in_errors() -> None:
+    """``[name]`` sections of later stages go through their pydantic model: defaults filled,
+    types and ranges checked, unknown keys refused, the key named in the error."""
+    from pydantic import BaseModel, ConfigDict, Field
+
+    from tailer import config as cfg
+
+    class Demo(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        port: int = Field(8750, ge=1, le=65535)
+
+    cfg.SECTIONS["demo"] = Demo
+    try:
+        assert cfg.parse_config({}).sections["demo"] == Demo()
+        assert cfg.parse_config({"demo": {"port": 9000}}).sections["demo"].port == 9000
+        with pytest.raises(cfg.ConfigError, match=r"^demo\.port: Input should be less"):
+            cfg.parse_config({"demo": {"port": 70000}})
+        with pytest.raises(cfg.ConfigError, match=r"^demo\.colour: Extra inputs"):
+            cfg.parse_config({"demo": {"colour": "red"}})
+    finally:
+        del cfg.SECTIONS["demo"]
