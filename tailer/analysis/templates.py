@@ -21,11 +21,15 @@ The algorithm, and why (Drain, Brain and PIPLUP were read; where each fails is t
    the larger number of words of either side; plain values are neutral on both sides. A message
    joins the most similar cluster *above* :data:`SIMILARITY` (more than half of the words agree;
    ties: the older group); otherwise it starts one.
-4. **Widening**: positions where a member disagrees become variable (keeping a common prefix
+4. **Other lengths**: a message that finds no cluster of its length is aligned at both ends
+   with the clusters of other lengths (:func:`.tokens.align_ends`): a value spanning one token
+   here and three there (an unquoted reason, a host name printed or empty) is one position.
+   Drain cannot group these at all; the cluster then moves to its new, shorter length.
+5. **Widening**: positions where a member disagrees become variable (keeping a common prefix
    or suffix, ``rhost={*}``). A cluster whose template widened is compared with its bucket's
    other clusters, and one that now differs from it only in variable positions is merged into
    the older group: its id redirects (:meth:`TemplateMiner.resolve`), the older id stays.
-5. **Bounded memory**: at most ``max_clusters`` clusters; the least recently used is evicted.
+6. **Bounded memory**: at most ``max_clusters`` clusters; the least recently used is evicted.
    The caches and the redirect table are bounded too (see :class:`TemplateMiner`).
 
 Group ids are stable: a group keeps its id while its template widens; a merged group's id
@@ -38,13 +42,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tailer.analysis.masking import mask
-from tailer.analysis.tokens import WILD, tokenize, widen
+from tailer.analysis.tokens import WILD, align_ends, stretch_template, tokenize, widen
 
 #: Share of words two messages of one format have in common, at least (exclusive).
 SIMILARITY = 0.5
 
 _Words = list[str | None]
 _Cache = dict[tuple[str, str], int]
+
+#: How many tokens more or fewer than its template a message may have (see ``_stretch``).
+MAX_STRETCH = 8
 
 #: Characters of a message that are masked and mined; the rest is one variable tail.
 MAX_CHARS = 4096
@@ -83,9 +90,10 @@ class _Cluster:
 class _Bucket:
     """The clusters of one key and one position count, indexed by (position, constant word)."""
 
-    __slots__ = ("index", "members", "no_constants")
+    __slots__ = ("index", "key", "members", "no_constants")
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.index: dict[tuple[int, str], set[int]] = {}
         self.members: set[int] = set()
         self.no_constants: set[int] = set()
@@ -111,6 +119,22 @@ class _Bucket:
             ids.discard(group_id)
             if not ids:
                 del self.index[(pos, token)]
+
+    def shared_at_ends(self, words: _Words, shift: int) -> dict[int, int]:
+        """Like :meth:`shared`, aligning the message at this bucket's start and at its end.
+
+        ``shift`` is this bucket's length minus the message's. A word found at both
+        alignments counts twice: this is an upper bound that spares most exact alignments.
+        """
+        counts: dict[int, int] = {}
+        get = self.index.get
+        for pos, word in enumerate(words):
+            if word is not None:
+                for gid in get((pos, word), ()):
+                    counts[gid] = counts.get(gid, 0) + 1
+                for gid in get((pos + shift, word), ()):
+                    counts[gid] = counts.get(gid, 0) + 1
+        return counts
 
     def shared(self, words: _Words) -> dict[int, int]:
         """Per cluster of this bucket, how many words it shares with the message in place."""
@@ -146,6 +170,7 @@ class TemplateMiner:
         self._raw: _Cache = {}
         self._masked: _Cache = {}
         self._redirect: dict[int, int] = {}
+        self._lengths: dict[str, set[int]] = {}
         self._next_id = 1
 
     def __len__(self) -> int:
@@ -225,14 +250,25 @@ class TemplateMiner:
         self._clusters.move_to_end(cluster.group_id)
         return cluster.last
 
-    def _learn(self, key: str, tokens: list[str], words: _Words) -> Match:
-        bucket = self._buckets.get((key, len(tokens)))
+    def _bucket(self, key: str, length: int) -> _Bucket:
+        bucket = self._buckets.get((key, length))
         if bucket is None:
-            bucket = self._buckets[(key, len(tokens))] = _Bucket()
+            bucket = self._buckets[(key, length)] = _Bucket(key)
+            self._lengths.setdefault(key, set()).add(length)
+        return bucket
+
+    def _learn(self, key: str, tokens: list[str], words: _Words) -> Match:
+        bucket = self._bucket(key, len(tokens))
         cluster = self._best(bucket, words)
-        if cluster is None:
-            return self._create(bucket, tokens, words)
-        changed = self._absorb(cluster, tokens, words)
+        if cluster is not None:
+            changed = self._absorb(cluster, tokens, words)
+        else:
+            stretch = self._stretch(key, words)
+            if stretch is None:
+                return self._create(bucket, tokens, words)
+            cluster, prefix, suffix = stretch
+            self._absorb_stretched(cluster, tokens, words, prefix, suffix)
+            changed = True
         if changed:
             cluster = self._merge_similar(cluster)
         cluster.size += 1
@@ -291,6 +327,51 @@ class TemplateMiner:
         if changed:
             cluster.last = Match(cluster.group_id, " ".join(cluster.tokens), False)
         return changed
+
+    def _stretch(self, key: str, words: _Words) -> tuple[_Cluster, int, int] | None:
+        """The most similar cluster of the same key but another length, aligned at both ends.
+
+        A value may span a different number of tokens from one message to the next (a reason
+        of one or three words, a host name printed or empty). Such a message agrees with its
+        format's template on a prefix and a suffix, and the part in between is one variable
+        position of the shorter side. Returns ``(cluster, prefix, suffix)`` or None.
+        """
+        nconst = _count_words(words)
+        if nconst == 0:
+            return None
+        n = len(words)
+        best: tuple[_Cluster, int, int] | None = None
+        best_sim = SIMILARITY
+        for length in sorted(self._lengths.get(key, ())):
+            bucket = self._buckets[(key, length)]
+            if length == n or abs(length - n) > MAX_STRETCH or not bucket.members:
+                continue
+            for gid, upper in bucket.shared_at_ends(words, length - n).items():
+                cluster = self._clusters[gid]
+                denom = max(nconst, cluster.nconst)
+                if upper / denom <= best_sim:
+                    continue
+                aligned = align_ends(cluster.words, words)
+                if aligned is None:
+                    continue
+                sim = aligned[2] / denom
+                if sim > best_sim or (sim == best_sim and best and gid < best[0].group_id):
+                    best, best_sim = (cluster, aligned[0], aligned[1]), sim
+        return best
+
+    def _absorb_stretched(
+        self, cluster: _Cluster, tokens: list[str], words: _Words, prefix: int, suffix: int
+    ) -> None:
+        """Widen ``cluster`` to a member of another length; it moves to its new length's bucket."""
+        new_tokens, new_words = stretch_template(
+            cluster.tokens, cluster.words, tokens, words, prefix, suffix
+        )
+        cluster.bucket.remove(cluster)
+        cluster.tokens, cluster.words = new_tokens, new_words
+        cluster.nconst = _count_words(new_words)
+        cluster.bucket = self._bucket(cluster.bucket.key, len(new_tokens))
+        cluster.bucket.insert(cluster)
+        cluster.last = Match(cluster.group_id, " ".join(new_tokens), False)
 
     def _merge_similar(self, cluster: _Cluster) -> _Cluster:
         """Merge the bucket's clusters that now differ from ``cluster`` only where it varies.

@@ -26,6 +26,7 @@ WILD = "{*}"
 MAX_TOKENS = 64
 
 _DIGIT = re.compile(r"\d").search
+_LETTER = re.compile(r"[^\W\d_]").search
 _KEY = re.compile(r"[A-Za-z_][\w.-]*=|[A-Za-z_][\w-]*:(?!//)").match
 # Where a widened token may keep a common prefix/suffix: right after or before a separator.
 _SEPARATORS = frozenset("=:/()[]<>,;.@#_-'\"{}")
@@ -104,3 +105,81 @@ def widen(a: str, b: str) -> str:
     if head + tail == 0 or head + tail >= min(len(a), len(b)):
         return WILD
     return a[:head] + WILD + (a[len(a) - tail:] if tail else "")
+
+
+def align_ends(
+    template: list[str | None], message: list[str | None]
+) -> tuple[int, int, int] | None:
+    """Align two position lists of different lengths at their start and their end.
+
+    Returns ``(prefix, suffix, matches)``: the longest prefix and then suffix on which the two
+    agree (equal words, or a value on either side), and how many words they share there. The
+    positions in between are one variable position of the shorter side: either the shorter side
+    has positions left there, or the position next to the gap is a plain value that can take
+    them, provided they hold no word (only values or bare punctuation such as the ``()`` of
+    an empty host name). None otherwise: a word was added or dropped, not a value.
+    """
+    short = min(len(template), len(message))
+    prefix = matches = 0
+    while prefix < short:
+        a, b = template[prefix], message[prefix]
+        if a is not None and b is not None:
+            if a != b:
+                break
+            matches += 1
+        prefix += 1
+    suffix = 0
+    while prefix + suffix < short:
+        a, b = template[-1 - suffix], message[-1 - suffix]
+        if a is not None and b is not None:
+            if a != b:
+                break
+            matches += 1
+        suffix += 1
+    if prefix + suffix < short:
+        return prefix, suffix, matches
+    side, other = (template, message) if len(template) < len(message) else (message, template)
+    if _absorbing(side, prefix, suffix) < 0:
+        return None
+    if any(word is not None and _LETTER(word) for word in other[prefix:len(other) - suffix]):
+        return None  # the longer side has a word more, not a longer value
+    return prefix, suffix, matches
+
+
+def _absorbing(side: list[str | None], prefix: int, suffix: int) -> int:
+    """The plain value position next to an empty gap (prefer the one before it), or -1."""
+    if prefix > 0 and side[prefix - 1] is None:
+        return prefix - 1
+    if suffix > 0 and side[len(side) - suffix] is None:
+        return len(side) - suffix
+    return -1
+
+
+def stretch_template(
+    tokens: list[str], words: list[str | None], other: list[str], other_words: list[str | None],
+    prefix: int, suffix: int,
+) -> tuple[list[str], list[str | None]]:
+    """The template covering two position lists aligned by :func:`align_ends`.
+
+    The prefix and suffix are widened position by position; what lies between becomes one
+    :data:`WILD` position (or is taken by the value position next to it).
+    """
+    new_tokens = [widen(a, b) for a, b in zip(tokens[:prefix], other[:prefix], strict=True)]
+    new_words = [a if a == b else None for a, b in zip(words[:prefix], other_words[:prefix],
+                                                      strict=True)]
+    short_side = words if len(words) < len(other_words) else other_words
+    gap = len(short_side) - prefix - suffix
+    if gap > 0:
+        new_tokens.append(WILD)
+        new_words.append(None)
+    if suffix:
+        tail = slice(len(tokens) - suffix, None)
+        other_tail = slice(len(other) - suffix, None)
+        new_tokens += [widen(a, b) for a, b in zip(tokens[tail], other[other_tail], strict=True)]
+        new_words += [a if a == b else None
+                      for a, b in zip(words[tail], other_words[other_tail], strict=True)]
+    if gap == 0:
+        at = _absorbing(short_side, prefix, suffix)
+        new_tokens[at] = WILD
+        new_words[at] = None
+    return new_tokens, new_words
