@@ -27,6 +27,8 @@ from tailer.analysis.masking import mask
         ("took 12ms then 1.5s then 3 minutes then 1h30m", "took {DURATION} then {DURATION} "
                                                           "then {DURATION} then {DURATION}"),
         ("read 10KB, 3.2 MiB and 512 bytes", "read {SIZE}, {SIZE} and {SIZE}"),
+        ("(10000000B read)", "({SIZE} read)"),  # a size, though 8 hex digits
+        ("mail 12@example.org", "mail {EMAIL}"),
     ],
 )
 def test_each_placeholder(text: str, expected: str) -> None:

@@ -47,11 +47,13 @@ _IPV6 = (
     rf"|::(?:{_H16}(?::{_H16}){{0,6}})?)(?![\w:.])"
 )
 _UUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}(?![\w-])"
-_HEX = (
+_HEX_MARKED = (
     r"0[xX][0-9a-fA-F]+(?!\w)"
     r"|[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}(?![\w:])"  # a MAC address
-    r"|(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}(?![\w-])"
 )
+# tried after numbers, so that 10000000B is a size
+_HEX_RUN = r"(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}(?![\w-])"
+_HEX = f"{_HEX_MARKED}|{_HEX_RUN}"
 _EMAIL = r"[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?![\w-])"
 _TS_DIGIT = (
     rf"\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}(?:[T ]{_CLOCK}{_ZONE})?(?![\d.:])"  # 2024-01-31T12:00
@@ -71,7 +73,7 @@ _DURATION_UNIT = (
     r"|hrs?|days?|weeks?))(?!\w)"
 )
 # A number with an optional unit: the unit decides the placeholder (see _placeholder).
-_NUMBER = rf"[-+]?{_NUM}(?:(?P<SIZE>{_SIZE_UNIT})|(?P<DURATION>{_DURATION_UNIT})|(?![A-Za-z0-9]))"
+_NUMBER = rf"[-+]?{_NUM}(?:(?P<SIZE>{_SIZE_UNIT})|(?P<DURATION>{_DURATION_UNIT})|(?![A-Za-z0-9@]))"
 _PATH = (
     r"(?:~|\.{1,2})?(?:/[\w.@%+,:-]+){2,}/?"  # /var/log/x, ./a/b, ~/x/y
     r"|(?:~|\.{1,2})?/[\w.@%+,-]*[A-Za-z_][\w.@%+,-]*/?"  # /tmp
@@ -85,7 +87,7 @@ _PATTERN = re.compile(
     r"(?<![A-Za-z0-9])(?:"
     r"(?P<STR>(?<![\w'\"])(?:'[^'\n]{0,1024}'|\"[^\"\n]{0,1024}\")(?![\w'\"]))"
     rf"|(?=[-+]?\d)(?:(?P<UUID>{_UUID})|(?P<TS>{_TS_DIGIT})|(?P<IP>{_IPV4}|{_IPV6})"
-    rf"|(?P<HEX>{_HEX})|(?P<EMAIL>{_EMAIL})|(?P<N>{_NUMBER}))"
+    rf"|(?P<HEX>{_HEX_MARKED})|(?P<N>{_NUMBER})|(?P<HEX3>{_HEX_RUN})|(?P<EMAIL>{_EMAIL}))"
     rf"|(?=[A-Za-z_]){_LETTER_GUARD}(?:(?P<URL>[A-Za-z][A-Za-z0-9+.-]{{1,15}}://[^\s\"'<>]+)"
     rf"|(?P<EMAIL2>{_EMAIL})|(?P<UUID2>{_UUID})|(?P<TS2>{_TS_LETTER})"
     rf"|(?P<IP2>{_IPV6})|(?P<HEX2>{_HEX})|(?P<PATH2>{_PATH_LETTER}))"
