@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "cleanup",
     "run",
     "plugins",
+    "templates",
 )
 
 
